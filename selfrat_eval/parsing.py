@@ -64,9 +64,11 @@ class Judgment:
 _MARKER_WORD = "RESULT"
 _BEFORE_MARKER = re.compile(r"\[[\s*_]*$")
 _AFTER_MARKER = re.compile(r"[\s*_]*\]")
+_MARKER_ANY_CASE = re.compile(r"\[[\s*_]*RESULT[\s*_]*\]", re.IGNORECASE)
 # Special tokens some backends leave in the text (</s>, <|eot_id|>, <eos>, ...).
 _SPECIAL_TOKENS = re.compile(r"<\|[^|>]{1,40}\|>|</s>|<eos>|<end_of_turn>|<\|endoftext\|>")
-_LEAD = re.compile(r"[\s*_:=\-\u2013\u2014]*")
+# Separators between the marker and the verdict; a "-" right before a digit is a minus sign.
+_LEAD = re.compile(r"(?:[\s*_:=\u2013\u2014]|-(?!\d))*")
 _SCORE_WORD = re.compile(r"(?:final\s+)?score\s*[:=]?\s*", re.IGNORECASE)
 _NUMBER = re.compile(
     r"[(\[]?\s*(?P<num>[-+]?\d+(?:[.,]\d+)?)\s*[)\]]?(?:\s*(?:/|out\s+of)\s*(?P<den>\d+))?",
@@ -91,12 +93,18 @@ _TRAILING_VERDICT = re.compile(
 def _last_marker(text: str) -> tuple[int, int] | None:
     """Span of the last ``[RESULT]`` marker (any case, spaces or markdown inside the brackets)."""
     upper = text.upper()
+    if len(upper) != len(text):
+        # Some characters change length when upper-cased (e.g. "ß" -> "SS"): use the slow path.
+        last = None
+        for last in _MARKER_ANY_CASE.finditer(text):
+            pass
+        return None if last is None else last.span()
     end = len(upper)
     while True:
         i = upper.rfind(_MARKER_WORD, 0, end)
         if i < 0:
             return None
-        before = _BEFORE_MARKER.search(upper, max(0, i - 8), i)
+        before = _BEFORE_MARKER.search(upper, max(0, i - 16), i)
         after = _AFTER_MARKER.match(upper, i + len(_MARKER_WORD))
         if before and after:
             return before.start(), after.end()
@@ -176,7 +184,7 @@ def parse_judgment(
 
     span = _last_marker(text)
     if span is not None:
-        rationale = text[: span[0]].strip()
+        rationale = text[: span[0]].rstrip(" \t\n*_").strip()
         tail = text[span[1] :]
         if mode == "absolute":
             score, error = _parse_absolute_tail(tail, scale)
