@@ -30,7 +30,9 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if wanted:
-                raise SystemExit(f"selfrat: {wanted[0]} is unavailable ({exc}); install the matching extra")
+                raise SystemExit(
+                    f"selfrat: {wanted[0]} is unavailable ({exc}); install the matching extra"
+                ) from exc
             continue
         module.register(subparsers)
     return parser

@@ -145,7 +145,7 @@ def confusion_matrix(pred: Sequence[Prediction], gold: Sequence[int], scale: tup
     size = high - low + 1
     matrix = [[0] * size for _ in range(size)]
     x, y = _valid_pairs(pred, gold)
-    for p, g in zip(np.floor(x + 0.5).astype(int), y.astype(int)):
+    for p, g in zip(np.floor(x + 0.5).astype(int), y.astype(int), strict=True):
         if low <= g <= high and low <= p <= high:
             matrix[g - low][p - low] += 1
     return matrix
@@ -220,7 +220,7 @@ def subset_accuracy(outcomes: Sequence[float], subsets: Sequence[str]) -> dict[s
     if len(outcomes) != len(subsets):
         raise ValueError("outcomes and subsets must have the same length")
     sums: dict[str, list[float]] = {}
-    for o, s in zip(outcomes, subsets):
+    for o, s in zip(outcomes, subsets, strict=True):
         sums.setdefault(s, []).append(float(o))
     return {s: float(np.mean(v)) for s, v in sorted(sums.items())}
 

@@ -95,10 +95,8 @@ def _last_marker(text: str) -> tuple[int, int] | None:
     upper = text.upper()
     if len(upper) != len(text):
         # Some characters change length when upper-cased (e.g. "ß" -> "SS"): use the slow path.
-        last = None
-        for last in _MARKER_ANY_CASE.finditer(text):
-            pass
-        return None if last is None else last.span()
+        spans = [m.span() for m in _MARKER_ANY_CASE.finditer(text)]
+        return spans[-1] if spans else None
     end = len(upper)
     while True:
         i = upper.rfind(_MARKER_WORD, 0, end)

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from data_fixtures import biggen_results_rows, feedback_rows, rewardbench_rows, write_jsonl
+
 from selfrat_eval.loaders import (
     decontaminate,
     load_biggen_human_eval,

@@ -165,3 +165,9 @@ def test_round_trip_of_training_targets(rationale: str, score: int) -> None:
 def test_a_final_marker_always_decides(prefix: str, score: int, verdict: str) -> None:
     assert parse_judgment(f"{prefix} [RESULT] {score}").score == score
     assert parse_judgment(f"{prefix} [RESULT] {verdict}", mode="relative").verdict == verdict
+
+
+def test_text_whose_length_changes_when_upper_cased() -> None:
+    # "ß".upper() == "SS": marker search must not use shifted offsets.
+    j = parse_judgment("Die Straße ist gut beschrieben. [RESULT] 4")
+    assert j.score == 4 and j.rationale == "Die Straße ist gut beschrieben."
