@@ -117,26 +117,24 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Paired percentile bootstrap CI (scipy.stats.bootstrap); NaN bounds when undefined."""
-    from scipy.stats import bootstrap
+    """Paired percentile bootstrap CI, seeded.
 
+    Hand-rolled rather than ``scipy.stats.bootstrap`` because scipy returns a NaN interval as soon as
+    one resample is degenerate (e.g. a constant resample has no correlation); here such resamples
+    are skipped, and the interval is NaN only when more than half of them are undefined.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3:
         return float("nan"), float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = bootstrap(
-            (x, y),
-            statistic,
-            paired=True,
-            vectorized=False,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return low, high
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_resamples, len(x)))
+    values = np.array([statistic(x[i], y[i]) for i in idx], dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < n_resamples / 2:
+        return float("nan"), float("nan")
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
 
 
 def confusion_matrix(pred: Sequence[Prediction], gold: Sequence[int], scale: tuple[int, int] = (1, 5)) -> list[list[int]]:

@@ -127,3 +127,12 @@ def test_partial_sections_and_prior_sets() -> None:
 
 def test_subset_accuracy() -> None:
     assert subset_accuracy([1, 0, 0.5, 1], ["a", "a", "b", "b"]) == {"a": 0.5, "b": 0.75}
+
+
+def test_bootstrap_skips_degenerate_resamples() -> None:
+    # Few distinct values: some resamples are constant (undefined Pearson); the CI must still exist.
+    pred = [1, 1, 1, 1, 1, 1, 2, 5]
+    gold = [1, 2, 1, 2, 1, 1, 3, 5]
+    low, high = bootstrap_ci(pearson, pred, gold, n_resamples=400, seed=0)
+    assert not math.isnan(low) and low <= pearson(pred, gold) <= high
+    assert all(math.isnan(v) for v in bootstrap_ci(pearson, [1, 1, 1], [1, 2, 3], n_resamples=50))

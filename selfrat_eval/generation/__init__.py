@@ -1,9 +1,20 @@
 """One generation interface for evaluation and training: N samples per prompt with log-probs.
 
 Backends live in their own modules (``hf``, ``vllm``, ``openai``) and import their heavy
-dependencies lazily.
+dependencies lazily; ``load_backend(name, model, **kw)`` builds one by name.
 """
 
 from .base import GenerationBackend, Prompt, Sample, SamplingConfig
+from .errors import BackendError, ModelLoadError
+from .factory import BACKENDS, load_backend
 
-__all__ = ["GenerationBackend", "Prompt", "Sample", "SamplingConfig"]
+__all__ = [
+    "BACKENDS",
+    "BackendError",
+    "GenerationBackend",
+    "ModelLoadError",
+    "Prompt",
+    "Sample",
+    "SamplingConfig",
+    "load_backend",
+]

@@ -1,0 +1,469 @@
+"""Bundled synthetic judging tasks with verified gold scores (no download).
+
+Each task asks for a short bulleted list under four checkable constraints; the response meets a
+chosen subset of them. The gold score is NOT the intended subset: it is computed by running the
+checker functions on the final response text (score = constraints met + 1, so levels 1..5). The
+reference rationale cites the checkers' evidence (what was met or violated and why) and ends in
+``[RESULT] <gold>`` (:func:`selfrat_eval.formats.format_judgment`).
+
+Train and held-out tasks use disjoint topics and disjoint instruction frames, so a judge cannot
+score held-out items by memorising training instructions. Everything derives from one seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..formats import absolute_prompt, format_judgment
+from ..records import PointwiseItem
+from ..rubric import Rubric
+
+Split = Literal["train", "heldout"]
+SPLITS: tuple[Split, ...] = ("train", "heldout")
+N_CONSTRAINTS = 4  # four constraints -> 0..4 met -> rubric levels 1..5
+
+# ---- vocabulary ---------------------------------------------------------------------------------
+# Topic nouns are split between train and held-out; marker words (the include/exclude targets) are
+# kept out of every noun and predicate so a marker only appears where the generator put it.
+
+TRAIN_TOPICS: dict[str, tuple[str, ...]] = {
+    "fruits": ("Apples", "Pears", "Plums", "Mangoes", "Grapes", "Lemons", "Cherries", "Peaches"),
+    "animals": ("Horses", "Rabbits", "Otters", "Foxes", "Owls", "Goats", "Deer", "Ducks"),
+    "tools": ("Hammers", "Saws", "Drills", "Wrenches", "Pliers", "Chisels", "Ladders", "Rakes"),
+    "instruments": ("Pianos", "Violins", "Drums", "Flutes", "Guitars", "Trumpets", "Harps", "Cellos"),
+    "vegetables": ("Carrots", "Onions", "Peas", "Leeks", "Beets", "Radishes", "Turnips", "Potatoes"),
+    "birds": ("Robins", "Sparrows", "Crows", "Swans", "Geese", "Finches", "Gulls", "Pigeons"),
+    "sports": ("Tennis", "Rugby", "Cricket", "Hockey", "Rowing", "Cycling", "Boxing", "Skiing"),
+    "vehicles": ("Buses", "Trucks", "Bikes", "Vans", "Trains", "Ferries", "Scooters", "Trams"),
+}
+HELDOUT_TOPICS: dict[str, tuple[str, ...]] = {
+    "trees": ("Oaks", "Maples", "Pines", "Birches", "Willows", "Cedars", "Elms", "Palms"),
+    "drinks": ("Juices", "Teas", "Coffees", "Smoothies", "Lemonades", "Ciders", "Milkshakes", "Sodas"),
+    "insects": ("Bees", "Ants", "Moths", "Beetles", "Crickets", "Wasps", "Ladybugs", "Dragonflies"),
+    "furniture": ("Chairs", "Tables", "Sofas", "Shelves", "Desks", "Benches", "Stools", "Wardrobes"),
+}
+PREDICATES: tuple[str, ...] = (
+    "are easy to find",
+    "can be seen in many places",
+    "are useful to people",
+    "come in many sizes",
+    "are often shown in books",
+    "need some care",
+    "are liked by children",
+    "have a long history",
+    "are part of daily life for some",
+    "make people smile",
+    "can last for years",
+    "appear in old stories",
+)
+MARKER_WORDS: tuple[str, ...] = (
+    "golden", "quiet", "gentle", "famous", "humble", "bright",
+    "clever", "steady", "curious", "lively", "modest", "sturdy",
+)
+
+# Instruction frames: {n} items, {topic}, {rules}. Disjoint between splits.
+FRAMES: dict[Split, tuple[str, ...]] = {
+    "train": (
+        "Write a list of {n} {topic}, one per line starting with '- '. {rules}",
+        "List {n} {topic} as bullet points, each line starting with '- '. {rules}",
+        "Name {n} {topic} in a bulleted list ('- ' at the start of each line). {rules}",
+    ),
+    "heldout": (
+        "Give me {n} {topic} in a bullet list where every line begins with '- '. {rules}",
+        "Produce a '- ' bulleted list naming {n} {topic}. {rules}",
+    ),
+}
+
+# ---- checkers -----------------------------------------------------------------------------------
+
+ConstraintKind = Literal["count", "capital", "period", "include", "exclude", "max_words"]
+ALL_KINDS: tuple[ConstraintKind, ...] = ("count", "capital", "period", "include", "exclude", "max_words")
+# Every task has the item-count constraint plus three of the others.
+OPTIONAL_KINDS: tuple[ConstraintKind, ...] = ("capital", "period", "include", "exclude", "max_words")
+
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def list_items(response: str) -> list[str]:
+    """The bullet items of a response: text after ``- `` on each line that starts with it."""
+    return [line.strip()[2:].strip() for line in response.splitlines() if line.strip().startswith("- ")]
+
+
+def word_count(response: str) -> int:
+    """Words (letters and apostrophes) in the whole response; bullets and punctuation do not count."""
+    return len(_WORD.findall(response))
+
+
+def _has_word(response: str, word: str) -> bool:
+    return re.search(rf"(?<![A-Za-z']){re.escape(word)}(?![A-Za-z'])", response, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of one constraint on one response, with the evidence the rationale cites."""
+
+    kind: str
+    met: bool
+    evidence: str
+
+
+def check_count(response: str, n: int) -> Check:
+    items = list_items(response)
+    stray = [ln for ln in response.splitlines() if ln.strip() and not ln.strip().startswith("- ")]
+    if stray:
+        return Check("count", False, f"{len(stray)} line(s) not in the list")
+    if len(items) == n:
+        return Check("count", True, f"{n} items")
+    return Check("count", False, f"{len(items)} items, not {n}")
+
+
+def check_capital(response: str) -> Check:
+    items = list_items(response)
+    if not items:
+        return Check("capital", False, "no list items")
+    bad = [i + 1 for i, it in enumerate(items) if not it[:1].isupper()]
+    if bad:
+        return Check("capital", False, f"item {bad[0]} starts with '{items[bad[0] - 1][:1]}'")
+    return Check("capital", True, "all items capitalized")
+
+
+def check_period(response: str) -> Check:
+    items = list_items(response)
+    if not items:
+        return Check("period", False, "no list items")
+    bad = [i + 1 for i, it in enumerate(items) if not it.endswith(".")]
+    if bad:
+        return Check("period", False, f"item {bad[0]} lacks a final period")
+    return Check("period", True, "all items end with a period")
+
+
+def check_include(response: str, word: str) -> Check:
+    if _has_word(response, word):
+        return Check("include", True, f"'{word}' used")
+    return Check("include", False, f"'{word}' missing")
+
+
+def check_exclude(response: str, word: str) -> Check:
+    if _has_word(response, word):
+        return Check("exclude", False, f"'{word}' used")
+    return Check("exclude", True, f"'{word}' absent")
+
+
+def check_max_words(response: str, k: int) -> Check:
+    wc = word_count(response)
+    if wc <= k:
+        return Check("max_words", True, f"{wc} words, limit {k}")
+    return Check("max_words", False, f"{wc} words, over {k}")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One checkable constraint: its kind and parameter (item count, word or word limit)."""
+
+    kind: ConstraintKind
+    param: int | str | None = None
+
+    def rule(self) -> str:
+        """How the instruction states it."""
+        return {
+            "count": f"Give exactly {self.param} items.",
+            "capital": "Start every item with a capital letter.",
+            "period": "End every item with a period.",
+            "include": f"Use the word '{self.param}'.",
+            "exclude": f"Do not use the word '{self.param}'.",
+            "max_words": f"Use at most {self.param} words in total.",
+        }[self.kind]
+
+    def label(self) -> str:
+        """Short name the rationale uses."""
+        return {
+            "count": "Item count",
+            "capital": "Capitals",
+            "period": "Periods",
+            "include": f"Word '{self.param}'",
+            "exclude": f"No '{self.param}'",
+            "max_words": "Word limit",
+        }[self.kind]
+
+    def check(self, response: str) -> Check:
+        fn: Callable[..., Check] = CHECKERS[self.kind]
+        return fn(response) if self.param is None else fn(response, self.param)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "param": self.param}
+
+
+CHECKERS: dict[str, Callable[..., Check]] = {
+    "count": check_count,
+    "capital": check_capital,
+    "period": check_period,
+    "include": check_include,
+    "exclude": check_exclude,
+    "max_words": check_max_words,
+}
+
+
+def check_all(response: str, constraints: Sequence[Constraint]) -> list[Check]:
+    return [c.check(response) for c in constraints]
+
+
+def gold_score(response: str, constraints: Sequence[Constraint]) -> int:
+    """Verified gold: number of constraints the response actually meets, plus one."""
+    return 1 + sum(ch.met for ch in check_all(response, constraints))
+
+
+# ---- rubric and rationale -----------------------------------------------------------------------
+
+RUBRIC = Rubric(
+    criteria="How many of the four constraints stated in the instruction does the response satisfy?",
+    descriptions={
+        1: "The response meets none of the four constraints.",
+        2: "The response meets exactly one of the four constraints.",
+        3: "The response meets exactly two of the four constraints.",
+        4: "The response meets exactly three of the four constraints.",
+        5: "The response meets all four constraints.",
+    },
+)
+
+
+def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Check]) -> str:
+    """Evidence-citing rationale: one clause per constraint, then the count that fixes the score.
+
+    Kept terse on purpose: every sampled judgment costs CPU time in the demo."""
+    parts = [f"{c.label()}: {'met' if ch.met else 'violated'} ({ch.evidence})." for c, ch in zip(constraints, checks, strict=True)]
+    met = sum(ch.met for ch in checks)
+    return " ".join(parts) + f" {met} of {len(checks)} met, so the score is {met + 1}."
+
+
+# ---- generation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Sizes and seed of the bundled data. ``n_*`` multiples of 5 give exactly balanced scores."""
+
+    n_train: int = 200
+    n_heldout: int = 100
+    seed: int = 0
+    min_items: int = 2
+    max_items: int = 4
+    with_reference: bool = True  # a response meeting every constraint, as Feedback-Collection has
+
+    def __post_init__(self) -> None:
+        if self.n_train < 0 or self.n_heldout < 0:
+            raise ValueError("n_train and n_heldout must be >= 0")
+        if not 2 <= self.min_items <= self.max_items <= 7:
+            # a violated count may add one item, and every topic has 8 nouns
+            raise ValueError("need 2 <= min_items <= max_items <= 7")
+
+
+@dataclass(frozen=True)
+class SyntheticTask:
+    """One generated judging task before conversion to a :class:`PointwiseItem`."""
+
+    id: str
+    split: Split
+    topic: str
+    frame: int
+    instruction: str
+    response: str
+    reference_answer: str
+    constraints: tuple[Constraint, ...]
+    checks: tuple[Check, ...]
+    gold_score: int
+    rationale: str = field(default="")
+
+    @property
+    def target(self) -> str:
+        return format_judgment(self.rationale, self.gold_score)
+
+
+class GenerationError(RuntimeError):
+    """The generator failed to produce a response with the intended score (a bug, not bad input)."""
+
+
+def _render_items(items: Sequence[str]) -> str:
+    return "\n".join(f"- {it}" for it in items)
+
+
+def _make_response(
+    rng: random.Random,
+    nouns: Sequence[str],
+    constraints: Sequence[Constraint],
+    satisfy: set[ConstraintKind],
+) -> str:
+    """Build a response meeting exactly the constraints in ``satisfy`` (max_words is set later)."""
+    by_kind = {c.kind: c for c in constraints}
+    n = int(by_kind["count"].param)  # type: ignore[arg-type]
+    n_items = n if "count" in satisfy else (n + 1 if n == 2 or rng.random() < 0.5 else n - 1)
+    chosen = rng.sample(list(nouns), n_items)
+    items = [f"{noun} {rng.choice(PREDICATES)}." for noun in chosen]
+    if "include" in by_kind and "include" in satisfy:
+        j = rng.randrange(n_items)
+        items[j] = items[j][:-1] + f", even {by_kind['include'].param} ones."
+    if "exclude" in by_kind and "exclude" not in satisfy:
+        j = rng.randrange(n_items)
+        items[j] = items[j][:-1] + f", mostly {by_kind['exclude'].param} ones."
+    # Constraints outside the task still vary, so a judge must read which ones were asked for.
+    if ("capital" in by_kind and "capital" not in satisfy) or ("capital" not in by_kind and rng.random() < 0.3):
+        for j in rng.sample(range(n_items), rng.randint(1, n_items)):
+            items[j] = items[j][0].lower() + items[j][1:]
+    if ("period" in by_kind and "period" not in satisfy) or ("period" not in by_kind and rng.random() < 0.3):
+        for j in rng.sample(range(n_items), rng.randint(1, n_items)):
+            items[j] = items[j][:-1] + rng.choice(["", "!", ";"])
+    return _render_items(items)
+
+
+def _word_limit(rng: random.Random, wc: int, satisfied: bool, n: int) -> int:
+    if satisfied:
+        return wc + rng.randint(0, 4)
+    # Never below n + 2, so a terse reference answer (one noun per item) still fits.
+    return max(n + 2, wc - rng.randint(1, 5))
+
+
+def _reference(nouns: Sequence[str], constraints: Sequence[Constraint], rng: random.Random) -> str:
+    """A response that meets every constraint (checked), used as the reference answer."""
+    by_kind = {c.kind: c for c in constraints}
+    n = int(by_kind["count"].param)  # type: ignore[arg-type]
+    items = [f"{noun} {rng.choice(PREDICATES)}." for noun in rng.sample(list(nouns), n)]
+    if "include" in by_kind:
+        items[0] = items[0][:-1] + f", even {by_kind['include'].param} ones."
+    text = _render_items(items)
+    # Under a tight word limit, one noun per item (n + 1 words at most) fits any limit we set.
+    if "max_words" in by_kind and word_count(text) > int(by_kind["max_words"].param):  # type: ignore[arg-type]
+        items = [f"{noun}." for noun in rng.sample(list(nouns), n)]
+        if "include" in by_kind:
+            items[0] = items[0][:-1] + f", {by_kind['include'].param}."
+        text = _render_items(items)
+    return text
+
+
+def _one_task(rng: random.Random, split: Split, index: int, target: int, cfg: SyntheticConfig) -> SyntheticTask:
+    topics = TRAIN_TOPICS if split == "train" else HELDOUT_TOPICS
+    topic = rng.choice(sorted(topics))
+    nouns = topics[topic]
+    frame = rng.randrange(len(FRAMES[split]))
+    kinds: list[ConstraintKind] = ["count", *rng.sample(list(OPTIONAL_KINDS), N_CONSTRAINTS - 1)]
+    words = rng.sample(list(MARKER_WORDS), 2)
+    constraints = [
+        Constraint(
+            k,
+            rng.randint(cfg.min_items, cfg.max_items) if k == "count"
+            else words[0] if k == "include" else words[1] if k == "exclude" else None,
+        )
+        for k in kinds
+    ]
+    satisfy = set(rng.sample(kinds, target - 1))
+    response = _make_response(rng, nouns, constraints, satisfy)
+    if "max_words" in kinds:
+        limit = _word_limit(rng, word_count(response), "max_words" in satisfy, int(constraints[0].param))  # type: ignore[arg-type]
+        constraints = [Constraint("max_words", limit) if c.kind == "max_words" else c for c in constraints]
+    checks = tuple(check_all(response, constraints))
+    gold = 1 + sum(ch.met for ch in checks)
+    if gold != target:  # the checkers are the truth; a mismatch means the generator is wrong
+        raise GenerationError(f"{split} task {index}: intended score {target}, checkers give {gold}")
+    rules = " ".join(c.rule() for c in constraints[1:])
+    instruction = FRAMES[split][frame].format(n=constraints[0].param, topic=topic, rules=rules)
+    reference = _reference(nouns, constraints, rng) if cfg.with_reference else ""
+    if cfg.with_reference and gold_score(reference, constraints) != 1 + N_CONSTRAINTS:
+        raise GenerationError(f"{split} task {index}: reference answer does not meet every constraint")
+    return SyntheticTask(
+        id=f"synth-{split}-{index:05d}",
+        split=split,
+        topic=topic,
+        frame=frame,
+        instruction=instruction,
+        response=response,
+        reference_answer=reference,
+        constraints=tuple(constraints),
+        checks=checks,
+        gold_score=gold,
+        rationale=reference_rationale(constraints, checks),
+    )
+
+
+def generate_tasks(split: Split, n: int, seed: int = 0, config: SyntheticConfig | None = None) -> list[SyntheticTask]:
+    """``n`` tasks of ``split``; gold scores cycle through 1..5 in a seeded order (balanced)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    cfg = config or SyntheticConfig(seed=seed)
+    # Separate streams per split: the held-out set does not change when n_train changes.
+    rng = random.Random(f"selfrat-demo/{seed}/{split}")
+    targets = [1 + (i % 5) for i in range(n)]
+    rng.shuffle(targets)
+    return [_one_task(rng, split, i, t, cfg) for i, t in enumerate(targets)]
+
+
+def task_to_item(task: SyntheticTask) -> PointwiseItem:
+    """A :class:`PointwiseItem` whose ``metadata['target']`` is the reference judgment text."""
+    return PointwiseItem(
+        id=task.id,
+        instruction=task.instruction,
+        response=task.response,
+        rubric=RUBRIC,
+        reference_answer=task.reference_answer or None,
+        gold_score=task.gold_score,
+        groups={"topic": task.topic},
+        metadata={
+            "target": task.target,
+            "feedback": task.rationale,
+            "split": task.split,
+            "frame": task.frame,
+            "constraints": [c.to_dict() for c in task.constraints],
+            "met": [ch.met for ch in task.checks],
+        },
+    )
+
+
+def build_splits(config: SyntheticConfig = SyntheticConfig()) -> dict[Split, list[PointwiseItem]]:
+    """Train and held-out items (disjoint topics and instruction frames)."""
+    return {
+        "train": [task_to_item(t) for t in generate_tasks("train", config.n_train, config.seed, config)],
+        "heldout": [task_to_item(t) for t in generate_tasks("heldout", config.n_heldout, config.seed, config)],
+    }
+
+
+# ---- Feedback-Collection export -----------------------------------------------------------------
+
+
+def feedback_collection_row(item: PointwiseItem) -> dict[str, Any]:
+    """One row in the Feedback-Collection layout (``orig_score`` is a string, as upstream)."""
+    if item.gold_score is None or "target" not in item.metadata:
+        raise ValueError(f"item {item.id}: needs a gold score and metadata['target'] to export")
+    row: dict[str, Any] = {
+        "orig_instruction": item.instruction,
+        "orig_response": item.response,
+        "orig_reference_answer": item.reference_answer or "",
+        "orig_criteria": item.rubric.criteria,
+    }
+    for level, text in item.rubric.descriptions.items():
+        row[f"orig_score{level}_description"] = text
+    row["orig_score"] = str(item.gold_score)
+    row["orig_feedback"] = str(item.metadata.get("feedback", ""))
+    row["instruction"] = absolute_prompt(item.instruction, item.response, item.rubric, item.reference_answer).user
+    row["output"] = str(item.metadata["target"])
+    row["__index_level_0__"] = item.id  # the loader's id field, so ids survive the round trip
+    return row
+
+
+def write_feedback_collection(items: Iterable[PointwiseItem], path: str | Path) -> Path:
+    """Write items as Feedback-Collection JSONL (``selfrat train`` / ``load_feedback_collection``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(feedback_collection_row(item), ensure_ascii=False) + "\n")
+    return path
+
+
+def write_splits(out_dir: str | Path, config: SyntheticConfig = SyntheticConfig()) -> dict[Split, Path]:
+    """``train.jsonl`` and ``heldout.jsonl`` in Feedback-Collection layout under ``out_dir``."""
+    splits = build_splits(config)
+    out = Path(out_dir)
+    return {name: write_feedback_collection(items, out / f"{name}.jsonl") for name, items in splits.items()}

@@ -1,0 +1,434 @@
+"""Hugging Face transformers backend: batched, left-padded generation with N samples per prompt.
+
+Design notes
+- N samples per prompt: the batch's prompts are encoded ONCE (one forward pass over the prompts
+  without their last token fills a KV cache), the cache is repeated N times
+  (``batch_repeat_interleave``) and ``generate`` continues from it, so the N samples share one
+  prefill. This is what plain ``num_return_sequences`` does not do (it re-encodes each prompt N
+  times). Models whose cache cannot be repeated fall back to ``num_return_sequences``
+  (``share_prompt_cache=False`` forces that path).
+- Log-probs are the model's OWN token log-probabilities: ``log_softmax`` of the RAW logits (before
+  repetition penalty, temperature and top-p), recorded by a logits processor that runs first. This
+  is what best-of-N selection wants (the probability the model assigns to its judgment), and it
+  costs one ``(batch, vocab)`` buffer instead of storing every step's scores. To guarantee it runs
+  before any penalty, the repetition penalty is applied by our own processor right after it, and
+  temperature/top-p are left to ``generate``'s warpers (which always run after custom processors).
+- One log-prob per generated text token; the stop token (EOS) and the padding after it are
+  stripped from both ``text`` and ``token_logprobs``.
+- Determinism: prompts are sorted by length (stable) and cut into batches; batch ``k`` samples
+  under the seed ``SeedSequence([seed, k])`` inside ``torch.random.fork_rng`` so the caller's
+  global RNG state is untouched. The same (model, prompts, n, sampling, seed, batch_size) gives the
+  same samples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import Prompt, Sample, SamplingConfig
+from .errors import ModelLoadError
+
+DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
+
+DEFAULT_BATCH_SIZE = 16  # sequences (prompts x n) per ``generate`` call
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    """Seed of one batch, derived from the call seed so batches never share a random stream."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, batch_index]).generate_state(1)[0])
+
+
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a Hub id (``org/name`` has exactly one slash)."""
+    return (
+        path.startswith((".", "/", "~"))
+        or path.count("/") > 1
+        or path.endswith(".gguf")
+        or Path(os.path.expanduser(path)).exists()
+    )
+
+
+def _resolve_dtype(dtype: Any) -> Any:
+    if dtype is None or not isinstance(dtype, str) or dtype == "auto":
+        return dtype
+    import torch
+
+    value = getattr(torch, dtype, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r} (use e.g. float32, bfloat16, float16 or auto)")
+    return value
+
+
+def load_hf_model(
+    model: str | os.PathLike[str],
+    *,
+    tokenizer: str | os.PathLike[str] | None = None,
+    adapter: str | os.PathLike[str] | None = None,
+    gguf_file: str | None = None,
+    device: str | None = None,
+    dtype: Any = None,
+    trust_remote_code: bool = False,
+    merge_adapter: bool = True,
+) -> tuple[Any, Any]:
+    """Load (model, tokenizer) from a local directory, a ``.gguf`` file or a Hub id.
+
+    Raises ``ModelLoadError`` naming the path when anything is missing or unreadable.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = str(model)
+    expanded = os.path.expanduser(path)
+    if gguf_file is None and expanded.endswith(".gguf") and Path(expanded).is_file():
+        # A direct path to a GGUF file: transformers wants the folder plus the file name.
+        expanded, gguf_file = str(Path(expanded).parent), Path(expanded).name
+    if _looks_local(path) and not Path(expanded).exists():
+        raise ModelLoadError(f"judge model path does not exist: {path}")
+    if Path(expanded).is_dir() and gguf_file is None and not (Path(expanded) / "config.json").is_file():
+        if (Path(expanded) / "adapter_config.json").is_file():
+            raise ModelLoadError(
+                f"{path} holds a PEFT adapter, not a model: pass the base model as the judge and "
+                f"this folder as the adapter (--adapter {path})"
+            )
+        raise ModelLoadError(f"{path} is not a model folder (no config.json)")
+    if gguf_file is not None and Path(expanded).is_dir() and not (Path(expanded) / gguf_file).is_file():
+        raise ModelLoadError(f"GGUF file {gguf_file!r} not found in {path}")
+
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if gguf_file is not None:
+        kwargs["gguf_file"] = gguf_file
+    resolved_dtype = _resolve_dtype(dtype)
+    try:
+        tok_source = os.path.expanduser(str(tokenizer)) if tokenizer is not None else expanded
+        tok_kwargs = dict(kwargs) if tokenizer is None else {"trust_remote_code": trust_remote_code}
+        tok = AutoTokenizer.from_pretrained(tok_source, **tok_kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path named
+        raise ModelLoadError(f"cannot load the tokenizer of {tokenizer or path}: {exc}") from exc
+    try:
+        model_kwargs = dict(kwargs)
+        if resolved_dtype is not None:
+            model_kwargs["dtype"] = resolved_dtype
+        lm = AutoModelForCausalLM.from_pretrained(expanded, **model_kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"cannot load judge model {path}: {exc}") from exc
+    if adapter is not None:
+        adapter_path = os.path.expanduser(str(adapter))
+        if _looks_local(str(adapter)) and not (Path(adapter_path) / "adapter_config.json").is_file():
+            raise ModelLoadError(f"adapter folder {adapter} has no adapter_config.json")
+        try:
+            from peft import PeftModel
+
+            lm = PeftModel.from_pretrained(lm, adapter_path)
+            if merge_adapter:
+                lm = lm.merge_and_unload()  # plain model: faster generation, same outputs
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"cannot load adapter {adapter} onto {path}: {exc}") from exc
+    lm.to(device or _default_device())
+    lm.eval()
+    return lm, tok
+
+
+def encode_prompt(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of one prompt: chat messages go through the chat template (generation prompt
+    appended, no extra special tokens, since the template has them); plain strings are tokenized
+    with the tokenizer's special tokens."""
+    if isinstance(prompt, str):
+        return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    messages = [dict(m) for m in prompt]
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            "chat-message prompts need a tokenizer with a chat template; pass plain-text prompts "
+            "or a model that has one"
+        )
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class _LogprobRecorder:
+    """Logits processor that records log p(token) under the raw logits, one step behind.
+
+    At step t the newly appended token of step t-1 is visible in ``input_ids``; it is looked up in
+    the previous step's log-softmax, so only one ``(batch, vocab)`` buffer is kept.
+    """
+
+    def __init__(self) -> None:
+        self.prev: Any = None
+        self.steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.prev is not None:
+            self.steps.append(self.prev.gather(1, input_ids[:, -1:]).squeeze(1))
+        self.prev = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def finish(self, generated: Any) -> Any:
+        """(batch, T) log-probs of ``generated`` (the new tokens, T >= 1)."""
+        import torch
+
+        if self.prev is not None and generated.shape[1] > len(self.steps):
+            self.steps.append(self.prev.gather(1, generated[:, -1:]).squeeze(1))
+        self.prev = None
+        if not self.steps:
+            return torch.zeros(generated.shape[0], 0)
+        return torch.stack(self.steps[: generated.shape[1]], dim=1).cpu()
+
+
+class HFBackend:
+    """``GenerationBackend`` over a transformers causal LM (path, Hub id, GGUF or in-memory model).
+
+    ``batch_size`` counts sequences, so one ``generate`` call holds ``max(1, batch_size // n)``
+    prompts times ``n`` samples. An in-memory ``PreTrainedModel`` (e.g. the policy being trained)
+    is used as is: not moved unless ``device`` is given, switched to eval mode during generation
+    and restored afterwards.
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        *,
+        adapter: str | os.PathLike[str] | None = None,
+        gguf_file: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+        dtype: Any = None,
+        trust_remote_code: bool = False,
+        logprobs: bool = True,
+        model_id: str | None = None,
+        show_progress: bool = False,
+        share_prompt_cache: bool = True,
+        ignore_eos: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if isinstance(model, (str, os.PathLike)):
+            tok_path = tokenizer if isinstance(tokenizer, (str, os.PathLike)) else None
+            self.model, loaded_tok = load_hf_model(
+                model,
+                tokenizer=tok_path,
+                adapter=adapter,
+                gguf_file=gguf_file,
+                device=device,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+            )
+            self.tokenizer = tokenizer if tokenizer is not None and tok_path is None else loaded_tok
+            base_id = str(model)
+        else:
+            if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
+                from transformers import AutoTokenizer
+
+                source = tokenizer or getattr(model, "name_or_path", None)
+                if not source:
+                    raise ModelLoadError("an in-memory model needs its tokenizer (tokenizer=...)")
+                try:
+                    tokenizer = AutoTokenizer.from_pretrained(str(source))
+                except Exception as exc:  # noqa: BLE001
+                    raise ModelLoadError(f"cannot load the tokenizer from {source}: {exc}") from exc
+            if adapter is not None:
+                try:
+                    from peft import PeftModel
+
+                    model = PeftModel.from_pretrained(model, os.path.expanduser(str(adapter)))
+                except Exception as exc:  # noqa: BLE001
+                    raise ModelLoadError(f"cannot load adapter {adapter}: {exc}") from exc
+            if device is not None:
+                model.to(device)
+            self.model, self.tokenizer = model, tokenizer
+            base_id = str(getattr(model, "name_or_path", "") or type(model).__name__)
+        parts = [base_id]
+        if gguf_file:
+            parts.append(f"gguf={gguf_file}")
+        if adapter:
+            parts.append(f"adapter={adapter}")
+        self.model_id = model_id or "::".join(parts)
+        self.batch_size = batch_size
+        self.logprobs = logprobs
+        self.show_progress = show_progress
+        self.share_prompt_cache = share_prompt_cache
+        self.ignore_eos = ignore_eos  # throughput benchmarks: always generate max_new_tokens
+
+    # ---- prompt handling ---------------------------------------------------------------------
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        return encode_prompt(self.tokenizer, prompt)
+
+    def _stop_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (getattr(self.model, "generation_config", None), self.tokenizer):
+            value = getattr(source, "eos_token_id", None)
+            if value is None:
+                continue
+            ids.update(value if isinstance(value, (list, tuple)) else [value])
+        return {int(i) for i in ids}
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            stops = sorted(self._stop_ids())
+            if not stops:
+                raise ValueError("the tokenizer has neither a pad nor an EOS token")
+            pad = stops[0]
+        return int(pad)
+
+    # ---- generation --------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        n: int = 1,
+        sampling: SamplingConfig = DEFAULT_SAMPLING,
+        seed: int = 0,
+    ) -> list[list[Sample]]:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if sampling.greedy and n > 1:
+            raise ValueError("greedy decoding (temperature <= 0) gives one sample per prompt; use n=1")
+        if not prompts:
+            return []
+        encoded = [self.encode(p) for p in prompts]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        per_batch = max(1, self.batch_size // n)
+        batches = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
+        results: list[list[Sample] | None] = [None] * len(prompts)
+        progress = None
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(prompts), desc="generate", unit="prompt")
+        was_training = bool(getattr(self.model, "training", False))
+        self.model.eval()
+        try:
+            for k, idx in enumerate(batches):
+                samples = self._generate_batch([encoded[i] for i in idx], n, sampling, batch_seed(seed, k))
+                for i, s in zip(idx, samples, strict=True):
+                    results[i] = s
+                if progress is not None:
+                    progress.update(len(idx))
+        finally:
+            if was_training:
+                self.model.train()
+            if progress is not None:
+                progress.close()
+        return [r for r in results if r is not None]
+
+    def _shared_prompt_cache(self, input_ids: Any, attention: Any, n: int) -> Any:
+        """KV cache of the prompts minus their last token, repeated ``n`` times; None if this
+        model's cache cannot be repeated (then ``num_return_sequences`` re-encodes instead)."""
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # what generate uses with left padding
+        try:
+            out = self.model(
+                input_ids=input_ids[:, :-1],
+                attention_mask=attention[:, :-1],
+                position_ids=positions[:, :-1],
+                use_cache=True,
+            )
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(n)
+        except (AttributeError, NotImplementedError, TypeError, ValueError):
+            return None
+        return cache
+
+    def _generation_config(self, sampling: SamplingConfig, n: int, returns: int) -> Any:
+        from transformers import GenerationConfig
+
+        stops = sorted(self._stop_ids())
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": sampling.max_new_tokens,
+            "num_return_sequences": returns,
+            "pad_token_id": self._pad_id(),
+            "eos_token_id": stops or None,
+            "repetition_penalty": 1.0,  # applied by our own processor, after the log-prob recorder
+        }
+        if self.ignore_eos:
+            # generate falls back to the model's EOS when given none, so forbid stopping instead
+            # (EOS logits are masked before our recorder: log-probs exclude the stop mass then)
+            kwargs["min_new_tokens"] = sampling.max_new_tokens
+        if sampling.greedy:
+            kwargs.update(do_sample=False)
+        else:
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        return GenerationConfig(**kwargs)
+
+    def _generate_batch(
+        self, batch: list[list[int]], n: int, sampling: SamplingConfig, seed: int
+    ) -> list[list[Sample]]:
+        import torch
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+        pad_id = self._pad_id()
+        width = max(len(ids) for ids in batch)
+        device = next(self.model.parameters()).device
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):  # left padding: the prompt ends where generation starts
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids) :] = 1
+        processors = LogitsProcessorList()
+        recorder = _LogprobRecorder() if self.logprobs else None
+        if recorder is not None:
+            processors.append(recorder)
+        if sampling.repetition_penalty != 1.0:
+            processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        config_n = n
+        with torch.random.fork_rng(devices=cuda), torch.inference_mode():
+            kwargs: dict[str, Any] = {}
+            if n > 1 and self.share_prompt_cache and min(len(ids) for ids in batch) > 1:
+                cache = self._shared_prompt_cache(input_ids, attention, n)
+                if cache is not None:
+                    input_ids = input_ids.repeat_interleave(n, dim=0)
+                    attention = attention.repeat_interleave(n, dim=0)
+                    kwargs["past_key_values"] = cache
+                    config_n = 1
+            torch.manual_seed(seed)
+            sequences = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                generation_config=self._generation_config(sampling, n, config_n),
+                logits_processor=processors,
+                **kwargs,
+            )
+        generated = sequences[:, width:].cpu()
+        logprobs = recorder.finish(generated) if recorder is not None and generated.shape[1] else None
+        stops = set() if self.ignore_eos else self._stop_ids()
+        out: list[list[Sample]] = []
+        for p in range(len(batch)):
+            group = []
+            for j in range(n):
+                row = p * n + j
+                tokens = generated[row].tolist()
+                end = next((t for t, tok in enumerate(tokens) if tok in stops), None)
+                finish = "stop" if end is not None else "length"
+                keep = tokens[:end] if end is not None else tokens
+                text = self.tokenizer.decode(keep, skip_special_tokens=True)
+                lps = tuple(float(x) for x in logprobs[row, : len(keep)]) if logprobs is not None else None
+                if lps is None and self.logprobs:
+                    lps = ()
+                group.append(Sample(text=text, token_logprobs=lps, finish_reason=finish))
+            out.append(group)
+        return out
+
+
+def load_tokenizer_for(model: str | os.PathLike[str], gguf_file: str | None = None) -> Any:
+    """Tokenizer of a model path (helper for callers that only need prompt lengths)."""
+    from transformers import AutoTokenizer
+
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    return AutoTokenizer.from_pretrained(os.path.expanduser(str(model)), **kwargs)

@@ -1,0 +1,165 @@
+"""vLLM backend (optional extra ``selfrat-eval[vllm]``; imported only when the backend is built).
+
+- Prompts are tokenized here with the model's tokenizer (chat messages through its chat template,
+  exactly like the HF backend) and handed to vLLM as token ids, so no BOS token is doubled.
+- ``SamplingParams(n=N, seed=seed, logprobs=0)``: one request per prompt with its own seeded
+  generator, so a prompt's samples do not depend on the rest of the batch; ``logprobs=0`` returns
+  the sampled token's log-prob (vLLM's default ``raw_logprobs`` mode: the model's own
+  probabilities, as in the HF backend).
+- The stop token vLLM keeps at the end of ``token_ids`` is dropped from the log-probs, so
+  ``token_logprobs`` covers the text tokens only, like the other backends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .base import Prompt, Sample, SamplingConfig
+from .errors import BackendError, ModelLoadError
+
+DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
+
+
+def _token_logprob(entry: Any, token_id: int) -> float | None:
+    """Log-prob of ``token_id`` in one vLLM position entry (dict token_id -> Logprob or float)."""
+    if entry is None:
+        return None
+    value = entry.get(token_id) if hasattr(entry, "get") else None
+    if value is None:
+        return None
+    return float(getattr(value, "logprob", value))
+
+
+def sample_from_vllm_output(completion: Any, stop_token_ids: Iterable[int] = ()) -> Sample:
+    """Convert one vLLM ``CompletionOutput`` (text, token_ids, logprobs, finish_reason)."""
+    token_ids = list(getattr(completion, "token_ids", None) or [])
+    entries = getattr(completion, "logprobs", None)
+    stops = set(stop_token_ids)
+    if token_ids and token_ids[-1] in stops and completion.finish_reason == "stop":
+        token_ids = token_ids[:-1]  # the stop token is not part of the text
+    logprobs: tuple[float, ...] | None = None
+    if entries is not None:
+        values = [_token_logprob(entries[i], t) for i, t in enumerate(token_ids) if i < len(entries)]
+        logprobs = tuple(v for v in values if v is not None)
+    return Sample(str(completion.text), logprobs, getattr(completion, "finish_reason", None))
+
+
+def samples_from_vllm(
+    request_outputs: Sequence[Any], n: int, stop_token_ids: Iterable[int] = ()
+) -> list[list[Sample]]:
+    """Convert ``LLM.generate`` results (one ``RequestOutput`` per prompt, in prompt order)."""
+    stops = list(stop_token_ids)
+    result = []
+    for i, request in enumerate(request_outputs):
+        completions = sorted(request.outputs, key=lambda c: getattr(c, "index", 0))
+        if len(completions) != n:
+            raise BackendError(f"vLLM returned {len(completions)} samples for prompt {i}, expected {n}")
+        result.append([sample_from_vllm_output(c, stops) for c in completions])
+    return result
+
+
+def sampling_params_kwargs(
+    sampling: SamplingConfig, n: int, seed: int, logprobs: bool, ignore_eos: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.SamplingParams`` for one request (pure; tested without vLLM)."""
+    kwargs: dict[str, Any] = {
+        "n": n,
+        "seed": int(seed),
+        "max_tokens": sampling.max_new_tokens,
+        "repetition_penalty": sampling.repetition_penalty,
+        "temperature": 0.0 if sampling.greedy else sampling.temperature,
+        "top_p": 1.0 if sampling.greedy else sampling.top_p,
+        "top_k": -1,
+    }
+    if logprobs:
+        kwargs["logprobs"] = 0
+    if ignore_eos:
+        kwargs["ignore_eos"] = True  # fixed output length for throughput benchmarks
+    return kwargs
+
+
+class VLLMBackend:
+    """``GenerationBackend`` over an in-process ``vllm.LLM`` engine."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        tokenizer: str | None = None,
+        adapter: str | os.PathLike[str] | None = None,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        logprobs: bool = True,
+        load_format: str | None = None,
+        model_id: str | None = None,
+        ignore_eos: bool = False,
+        **engine_kwargs: Any,
+    ) -> None:
+        try:
+            import vllm
+        except ImportError as exc:
+            raise BackendError("the vllm backend needs vLLM: pip install 'selfrat-eval[vllm]'") from exc
+        path = os.path.expanduser(str(model))
+        if path.startswith((".", "/")) and not os.path.exists(path):
+            raise ModelLoadError(f"judge model path does not exist: {model}")
+        kwargs: dict[str, Any] = {
+            "model": path,
+            "tokenizer": tokenizer,
+            "tensor_parallel_size": tensor_parallel_size,
+            "dtype": dtype,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            **engine_kwargs,
+        }
+        if max_model_len is not None:
+            kwargs["max_model_len"] = max_model_len
+        if load_format is not None:
+            kwargs["load_format"] = load_format  # "dummy": random weights, for throughput benchmarks
+        self._lora = None
+        if adapter is not None:
+            from vllm.lora.request import LoRARequest
+
+            kwargs["enable_lora"] = True
+            self._lora = LoRARequest("judge-adapter", 1, os.path.expanduser(str(adapter)))
+        try:
+            self.llm = vllm.LLM(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - named
+            raise ModelLoadError(f"vLLM cannot load {model}: {exc}") from exc
+        self._vllm = vllm
+        self.tokenizer = self.llm.get_tokenizer()
+        self.logprobs = logprobs
+        self.ignore_eos = ignore_eos
+        self.model_id = model_id or (str(model) + (f"::adapter={adapter}" if adapter else ""))
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        from .hf import encode_prompt
+
+        return encode_prompt(self.tokenizer, prompt)
+
+    def _stop_ids(self) -> list[int]:
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        return [] if eos is None else [int(eos)]
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        n: int = 1,
+        sampling: SamplingConfig = DEFAULT_SAMPLING,
+        seed: int = 0,
+    ) -> list[list[Sample]]:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not prompts:
+            return []
+        params = self._vllm.SamplingParams(
+            **sampling_params_kwargs(sampling, n, seed, self.logprobs, self.ignore_eos)
+        )
+        inputs = [{"prompt_token_ids": self.encode(p)} for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
+        return samples_from_vllm(outputs, n, self._stop_ids())

@@ -1,0 +1,62 @@
+"""``selfrat train --config X.yaml [key.path=value ...]`` and ``python -m selfrat_eval.training``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="training recipe (YAML), e.g. training/sre-smollm2-cpu.yaml")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. dpo.beta=0.2 iterations=[100,10]")
+    p.add_argument("--set", dest="set_", action="append", default=[], metavar="KEY=VALUE", help="same as a positional override")
+    p.add_argument("--output-dir", help="shortcut for output_dir=...")
+    p.add_argument("--method", choices=["self-rationalization", "sft-only", "rejection-sampling"], help="shortcut for method=...")
+    p.add_argument("--report-to", help="trl/transformers report_to: none, tensorboard, wandb, ...")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .config import ConfigError, TrainConfig
+
+    overrides = list(args.overrides) + list(args.set_)
+    if args.output_dir:
+        overrides.append(f"output_dir={args.output_dir}")
+    if args.method:
+        overrides.append(f"method={args.method}")
+    if args.report_to:
+        overrides.append(f"report_to={args.report_to}")
+    try:
+        cfg = TrainConfig.load(args.config, overrides)
+    except ConfigError as exc:
+        print(f"selfrat train: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(json.dumps(cfg.to_dict(), indent=1))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .pipeline import run_pipeline
+
+    try:
+        summary = run_pipeline(cfg)
+    except ConfigError as exc:
+        print(f"selfrat train: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=1, default=float))
+    print(f"report: {cfg.output_dir}/report.md")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="self-rationalization training (SFT, self-sampling, DPO)")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m selfrat_eval.training", description="self-rationalization training")
+    add_arguments(p)
+    return run(p.parse_args(argv))

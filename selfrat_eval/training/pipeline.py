@@ -1,0 +1,399 @@
+"""Orchestration: seed SFT -> (sample -> curate -> DPO -> evaluate) x T, with resume.
+
+Layout of ``output_dir``::
+
+    manifest.json            config fingerprint + the status and outputs of every finished stage
+    config.yaml              the resolved config
+    data/splits.json         held-out and per-iteration input ids, decontamination counts
+    sft/model  sft/eval/metrics.json          (judge 0; ``base/eval`` when SFT is skipped)
+    iter1/samples.jsonl  iter1/pairs.jsonl  iter1/dpo/{checkpoints,model}  iter1/eval/metrics.json
+    iter2/...
+    curve.json  report.md
+
+A stage recorded as done in the manifest is skipped; an interrupted stage resumes from its own
+files (complete sample batches, trainer checkpoints). The manifest refuses a changed config.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..records import PointwiseItem
+from .config import ConfigError, TrainConfig
+from .curation import curate
+from .data import iteration_slices, judge_messages, load_pool, read_jsonl, split_heldout, write_jsonl
+from .modeling import ModelRef
+from .sampling import Unit, derive_seed, make_backend, read_samples, sample_units, sampling_config
+
+log = logging.getLogger(__name__)
+
+
+class Manifest:
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    @classmethod
+    def open(cls, out: Path, cfg: TrainConfig) -> Manifest:
+        path = out / "manifest.json"
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("fingerprint") != cfg.fingerprint():
+                raise ConfigError(
+                    f"{out}: holds a run with a different config (fingerprint {data.get('fingerprint')} != "
+                    f"{cfg.fingerprint()}); use a new output_dir or restore the original config"
+                )
+            return cls(path, data)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+        m = cls(path, {"fingerprint": cfg.fingerprint(), "method": cfg.method, "stages": {}})
+        m.save()
+        return m
+
+    def done(self, stage: str) -> dict[str, Any] | None:
+        entry = self.data["stages"].get(stage)
+        return entry if entry and entry.get("status") == "done" else None
+
+    def finish(self, stage: str, **info: Any) -> None:
+        self.data["stages"][stage] = {"status": "done", "finished_at": time.time(), **info}
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=str), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _distributed() -> bool:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _is_main() -> bool:
+    if not _distributed():
+        return True
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def _barrier() -> None:
+    if _distributed():
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+def _free() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+class Pipeline:
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.output_dir)
+        self.manifest = Manifest.open(self.out, cfg)
+        self.curve: list[dict[str, Any]] = []
+
+    def stage(self, name: str, fn: Callable[[], dict[str, Any]], *, all_ranks: bool = False) -> dict[str, Any]:
+        """Run a stage once. Under ``accelerate launch`` training stages run on every rank; the
+        others (sampling, curation, evaluation) run on the main process while the rest wait."""
+        done = self.manifest.done(name)
+        if done is not None:
+            log.info("stage %s: already done, skipping", name)
+            return done
+        t0 = time.time()
+        main = _is_main()
+        info = fn() if (all_ranks or main) else None
+        if main and info is not None:
+            self.manifest.finish(name, seconds=round(time.time() - t0, 2), **info)
+        _barrier()
+        if not main:
+            self.manifest = Manifest(self.manifest.path, json.loads(self.manifest.path.read_text(encoding="utf-8")))
+        _free()
+        return self.manifest.done(name) or {}
+
+    # ---- data ------------------------------------------------------------------------------
+
+    def load_data(self) -> None:
+        cfg = self.cfg
+        pool, dropped = load_pool(cfg.data)
+        self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
+        counts = cfg.iterations if cfg.method != "sft-only" else []
+        self.slices = iteration_slices(len(self.train), counts, cfg.seed)
+        splits = {
+            "source": cfg.data.source,
+            "dropped": dropped,
+            "n_pool": len(pool),
+            "heldout_ids": [it.id for it in self.heldout],
+            "sft_ids": [it.id for it in self.train],
+            "iteration_ids": [[self.train[i].id for i in s] for s in self.slices],
+        }
+        path = self.out / "data" / "splits.json"
+        if path.exists():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if old != splits:
+                raise ConfigError(f"{path}: the data changed since this run started; use a new output_dir")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(splits), encoding="utf-8")
+        log.info("data: %d training items, %d held out, dropped %s", len(self.train), len(self.heldout), dropped)
+
+    # ---- stages ------------------------------------------------------------------------------
+
+    def evaluate(self, name: str, ref: ModelRef, out_dir: Path) -> None:
+        if not self.cfg.evaluation.enabled or not self.heldout:
+            return
+        from .evaluate import evaluate_judge
+
+        info = self.stage(
+            f"{name}/eval",
+            lambda: {"metrics": evaluate_judge(ref.path, self.heldout, out_dir, self.cfg, gguf_file=ref.gguf_file, label=name)},
+        )
+        self.curve.append({"judge": name, "model": ref.path, **_headline(info["metrics"])})
+
+    def seed_judge(self) -> ModelRef:
+        cfg = self.cfg
+        base = ModelRef.from_config(cfg.model)
+        if not cfg.sft.enabled:
+            self.evaluate("base", base, self.out / "base" / "eval")
+            return base
+        from .sft import load_pairwise_items, pairwise_examples, pointwise_examples, train_sft
+
+        sft_dir = self.out / "sft"
+
+        def run_sft() -> dict[str, Any]:
+            rows = pointwise_examples(self.train, cfg.data.use_reference_answer)
+            model_dir = train_sft(rows, base, sft_dir / "pointwise", cfg)
+            info: dict[str, Any] = {"model": str(model_dir), "n_examples": len(rows)}
+            pw = cfg.sft.pairwise
+            if pw.enabled:
+                from .modeling import linear_merge
+
+                prow = pairwise_examples(load_pairwise_items(cfg))
+                pdir = train_sft(prow, base, sft_dir / "pairwise", cfg, fault_stage="sft_pairwise")
+                merged = linear_merge([model_dir, pdir], [1 - pw.merge_weight, pw.merge_weight], sft_dir / "merged", cfg)
+                info.update(model=str(merged), pairwise_model=str(pdir), n_pairwise_examples=len(prow))
+            return info
+
+        info = self.stage("sft", run_sft, all_ranks=True)
+        ref = ModelRef(info["model"])
+        self.evaluate("sft", ref, sft_dir / "eval")
+        return ref
+
+    def sample(self, t: int, judge: ModelRef, items: list[PointwiseItem]) -> Path:
+        cfg = self.cfg
+        it_dir = self.out / f"iter{t}"
+        units = [
+            Unit(
+                key=str(it.id),
+                prompt=judge_messages(it, cfg.data.use_reference_answer),
+                extra={"gold": it.gold_score, "prompt": judge_messages(it, cfg.data.use_reference_answer)},
+                scale=it.rubric.scale,
+            )
+            for it in items
+        ]
+
+        def run() -> dict[str, Any]:
+            path = sample_units(
+                units,
+                lambda: make_backend(judge.path, cfg, gguf_file=judge.gguf_file),
+                it_dir / "samples.jsonl",
+                n=cfg.sampling.n,
+                sampling=sampling_config(cfg.sampling),
+                seed=derive_seed(cfg.seed, t),
+                batch_size=cfg.sampling.batch_size,
+                desc=f"iter{t} sampling",
+            )
+            recs = read_samples(path)
+            n_ok = sum(s["score"] is not None for r in recs for s in r["samples"])
+            n_all = sum(len(r["samples"]) for r in recs)
+            return {"samples": str(path), "n_inputs": len(recs), "parse_rate": n_ok / max(1, n_all)}
+
+        self.stage(f"iter{t}/sampling", run)
+        return it_dir / "samples.jsonl"
+
+    def curate(self, t: int, judge: ModelRef, samples_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        cfg = self.cfg
+        it_dir = self.out / f"iter{t}"
+        records = read_samples(samples_path)
+        meta = None
+        if cfg.curation.strategy == "meta-judge":
+            from .meta_judge import meta_units, read_ratings
+
+            def run_meta() -> dict[str, Any]:
+                path = sample_units(
+                    meta_units(records, cfg.curation.meta_judge_rubric),
+                    lambda: make_backend(judge.path, cfg, gguf_file=judge.gguf_file),
+                    it_dir / "meta_ratings.jsonl",
+                    n=cfg.curation.meta_judge_n,
+                    sampling=sampling_config(cfg.sampling),
+                    seed=derive_seed(cfg.seed, t, 1),
+                    batch_size=cfg.sampling.batch_size,
+                    desc=f"iter{t} meta-judge",
+                    fault_stage="meta",
+                )
+                return {"ratings": str(path)}
+
+            self.stage(f"iter{t}/meta_judge", run_meta)
+            meta = read_ratings(it_dir / "meta_ratings.jsonl")
+
+        def run() -> dict[str, Any]:
+            pairs, stats = curate(records, cfg.curation, seed=derive_seed(cfg.seed, t, 2), meta_ratings=meta)
+            train, held = split_pairs_by_input(pairs, cfg.dpo.heldout_pairs)
+            write_jsonl(it_dir / "pairs.jsonl", train)
+            write_jsonl(it_dir / "heldout_pairs.jsonl", held)
+            (it_dir / "curation.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
+            return {"pairs": str(it_dir / "pairs.jsonl"), "n_pairs": len(train), "n_heldout_pairs": len(held), "stats": stats}
+
+        self.stage(f"iter{t}/curation", run)
+        return list(read_jsonl(it_dir / "pairs.jsonl")), list(read_jsonl(it_dir / "heldout_pairs.jsonl"))
+
+    def dpo(self, t: int, judge: ModelRef, pairs: list[dict[str, Any]], heldout: list[dict[str, Any]]) -> ModelRef:
+        from .dpo import train_dpo
+
+        cfg = self.cfg
+        dpo_dir = self.out / f"iter{t}" / "dpo"
+
+        def run() -> dict[str, Any]:
+            if not pairs:
+                raise RuntimeError(
+                    f"iteration {t}: curation produced no preference pairs (see {dpo_dir.parent / 'curation.json'}); "
+                    "raise sampling.n, lower curation.min_gap, or check the parse rate of the samples"
+                )
+            model_dir = train_dpo(pairs, judge, dpo_dir, cfg, seed=derive_seed(cfg.seed, t, 3))
+            info: dict[str, Any] = {"model": str(model_dir), "reference": judge.path}
+            if heldout and _is_main():
+                info["heldout_margin"] = _margins(judge, ModelRef(str(model_dir)), heldout, cfg)
+            return info
+
+        info = self.stage(f"iter{t}/dpo", run, all_ranks=True)
+        return ModelRef(info["model"])
+
+    def rejection_sft(self, t: int, judge: ModelRef, samples_path: Path) -> ModelRef:
+        from .baselines import rejection_sampling_examples
+        from .sft import train_sft
+
+        cfg = self.cfg
+        it_dir = self.out / f"iter{t}"
+
+        def run() -> dict[str, Any]:
+            rows, stats = rejection_sampling_examples(
+                read_samples(samples_path), cfg.curation.pairs_per_input, derive_seed(cfg.seed, t, 2)
+            )
+            if not rows:
+                raise RuntimeError(f"iteration {t}: no sampled judgment matched the gold score; nothing to SFT on")
+            model_dir = train_sft(rows, judge, it_dir / "rs_sft", cfg, seed=derive_seed(cfg.seed, t, 3), fault_stage="rs_sft")
+            return {"model": str(model_dir), **stats}
+
+        info = self.stage(f"iter{t}/rs_sft", run, all_ranks=True)
+        return ModelRef(info["model"])
+
+    # ---- driver ------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        t0 = time.time()
+        self.load_data()
+        judge = self.seed_judge()
+        for t, idx in enumerate(self.slices, start=1):
+            items = [self.train[i] for i in idx]
+            samples = self.sample(t, judge, items)
+            if cfg.method == "rejection-sampling":
+                judge = self.rejection_sft(t, judge, samples)
+            else:
+                pairs, held = self.curate(t, judge, samples)
+                judge = self.dpo(t, judge, pairs, held)
+            self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
+        summary = {"method": cfg.method, "final_model": judge.path, "curve": self.curve, "seconds_this_run": round(time.time() - t0, 1)}
+        if not _is_main():
+            return summary
+        (self.out / "curve.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
+        (self.out / "report.md").write_text(render_report(summary, self.manifest.data), encoding="utf-8")
+        return summary
+
+
+def split_pairs_by_input(pairs: list[dict[str, Any]], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Hold out whole inputs (never half of an input's pairs) until at least ``k`` pairs are held
+    out, keeping at least one input for training."""
+    if k <= 0:
+        return pairs, []
+    keys: list[str] = []
+    for p in pairs:
+        if p["key"] not in keys:
+            keys.append(p["key"])
+    held_keys: set[str] = set()
+    n = 0
+    for key in keys[:-1]:
+        if n >= k:
+            break
+        held_keys.add(key)
+        n += sum(p["key"] == key for p in pairs)
+    return [p for p in pairs if p["key"] not in held_keys], [p for p in pairs if p["key"] in held_keys]
+
+
+def _margins(before: ModelRef, after: ModelRef, pairs: list[dict[str, Any]], cfg: TrainConfig) -> dict[str, float]:
+    from .dpo import pair_margins
+    from .modeling import load_model, load_tokenizer
+
+    out = {}
+    for name, ref in (("before", before), ("after", after)):
+        model = load_model(ref, cfg)
+        m = pair_margins(model, load_tokenizer(ref, cfg), pairs)
+        out[name] = sum(m) / len(m)
+        del model
+    out["n_pairs"] = len(pairs)
+    return out
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    fs = metrics.get("first_sample", {})
+    keys = ("parse_rate", "pearson", "spearman", "kendall", "accuracy", "mae", "n", "n_failed")
+    out = {k: fs.get(k) for k in keys}
+    if "self_consistency" in metrics:
+        out["sc_pearson"] = metrics["self_consistency"].get("pearson")
+    return out
+
+
+def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
+    lines = [f"# selfrat train: {summary['method']}", "", f"Final judge: `{summary['final_model']}`", ""]
+    if summary["curve"]:
+        lines += ["| judge | parse rate | pearson | spearman | accuracy | MAE | n |", "|---|---|---|---|---|---|---|"]
+        for row in summary["curve"]:
+            def f(x: Any) -> str:
+                return "n/a" if x is None or x != x else f"{x:.3f}"
+
+            lines.append(
+                f"| {row['judge']} | {f(row['parse_rate'])} | {f(row['pearson'])} | {f(row['spearman'])} | "
+                f"{f(row['accuracy'])} | {f(row['mae'])} | {row['n']} |"
+            )
+    lines += ["", "## Stages", ""]
+    for name, info in manifest["stages"].items():
+        extra = ""
+        if "n_pairs" in info:
+            extra = f" — {info['n_pairs']} pairs"
+        if "heldout_margin" in info:
+            hm = info["heldout_margin"]
+            extra += f" — held-out margin {hm['before']:.3f} -> {hm['after']:.3f}"
+        lines.append(f"- `{name}`: {info.get('seconds', '?')} s{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def run_pipeline(cfg: TrainConfig) -> dict[str, Any]:
+    return Pipeline(cfg).run()

@@ -1,0 +1,173 @@
+"""Bundled synthetic judging data: determinism, balance, verified gold, disjoint splits, export."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from selfrat_eval.demo import data as D
+from selfrat_eval.formats import absolute_prompt
+from selfrat_eval.loaders import contamination_key, load_feedback_collection
+from selfrat_eval.parsing import parse_judgment
+
+CFG = D.SyntheticConfig(n_train=100, n_heldout=50, seed=7)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return D.build_splits(CFG)
+
+
+# ---- checkers on hand-written responses ----------------------------------------------------------
+
+
+def test_count_checker():
+    assert D.check_count("- A.\n- B.\n- C.", 3).met
+    assert not D.check_count("- A.\n- B.", 3).met
+    assert "2 items, not 3" in D.check_count("- A.\n- B.", 3).evidence
+    # a stray line that is not an item breaks the list format
+    assert not D.check_count("Here you go:\n- A.\n- B.\n- C.", 3).met
+    assert D.check_count("\n- A.\n\n- B.\n", 2).met  # blank lines are ignored
+
+
+def test_capital_and_period_checkers():
+    assert D.check_capital("- Apples are red.\n- Pears too.").met
+    bad = D.check_capital("- Apples are red.\n- pears too.")
+    assert not bad.met and "item 2 starts with 'p'" == bad.evidence
+    assert not D.check_capital("no list at all").met
+    assert D.check_period("- A b.\n- C d.").met
+    bad = D.check_period("- A b.\n- C d!\n- E f")
+    assert not bad.met and "item 2" in bad.evidence
+
+
+def test_word_checkers_use_word_boundaries():
+    assert D.check_include("- Bright lights.", "bright").met  # case-insensitive
+    assert not D.check_include("- Brightness matters.", "bright").met  # not a substring match
+    assert D.check_exclude("- Brightness matters.", "bright").met
+    assert not D.check_exclude("- So, bright ones.", "bright").met
+
+
+def test_max_words_checker_counts_words_not_bullets():
+    text = "- Apples are red.\n- Pears are green."
+    assert D.word_count(text) == 6
+    assert D.check_max_words(text, 6).met
+    assert not D.check_max_words(text, 5).met
+    assert "6 words, over 5" in D.check_max_words(text, 5).evidence
+
+
+def test_gold_score_counts_met_constraints():
+    cons = [D.Constraint("count", 2), D.Constraint("capital"), D.Constraint("include", "quiet"),
+            D.Constraint("max_words", 4)]
+    assert D.gold_score("- Owls are quiet.\n- Foxes.", cons) == 5
+    assert D.gold_score("- owls are quiet.\n- Foxes.", cons) == 4
+    assert D.gold_score("- owls are loud.\n- foxes run far away.\n- x", cons) == 1
+
+
+# ---- generated data ----------------------------------------------------------------------------
+
+
+def test_deterministic_from_seed():
+    a = D.build_splits(CFG)
+    b = D.build_splits(CFG)
+    assert [(i.id, i.instruction, i.response, i.metadata["target"]) for i in a["train"]] == [
+        (i.id, i.instruction, i.response, i.metadata["target"]) for i in b["train"]
+    ]
+    c = D.build_splits(D.SyntheticConfig(n_train=100, n_heldout=50, seed=8))
+    assert [i.response for i in c["train"]] != [i.response for i in a["train"]]
+    # held-out items do not depend on how many training items were drawn
+    d = D.build_splits(D.SyntheticConfig(n_train=10, n_heldout=50, seed=7))
+    assert [i.response for i in d["heldout"]] == [i.response for i in a["heldout"]]
+
+
+def test_scores_balanced(splits):
+    for name, n in (("train", CFG.n_train), ("heldout", CFG.n_heldout)):
+        counts = Counter(i.gold_score for i in splits[name])
+        assert counts == {s: n // 5 for s in range(1, 6)}, (name, counts)
+
+
+def test_gold_is_verified_by_checkers_and_targets_parse(splits):
+    for item in splits["train"] + splits["heldout"]:
+        cons = [D.Constraint(c["kind"], c["param"]) for c in item.metadata["constraints"]]
+        assert len(cons) == D.N_CONSTRAINTS and cons[0].kind == "count"
+        assert D.gold_score(item.response, cons) == item.gold_score
+        assert [c.check(item.response).met for c in cons] == item.metadata["met"]
+        # every constraint is stated in the instruction
+        for c in cons[1:]:
+            assert c.rule() in item.instruction
+        j = parse_judgment(item.metadata["target"])
+        assert j.ok and j.score == item.gold_score
+        assert f"{sum(item.metadata['met'])} of 4 met, so the score is {item.gold_score}" in j.rationale
+        # the reference answer meets every constraint
+        assert D.gold_score(item.reference_answer, cons) == 5
+        assert item.rubric == D.RUBRIC
+
+
+def test_rationale_cites_violations(splits):
+    item = next(i for i in splits["train"] if i.gold_score == 1)
+    rationale = item.metadata["feedback"]
+    assert rationale.count("violated") == 4 and ": met" not in rationale
+
+
+def test_splits_disjoint(splits):
+    train, held = splits["train"], splits["heldout"]
+    assert {i.groups["topic"] for i in train}.isdisjoint({i.groups["topic"] for i in held})
+    train_frames = {D.FRAMES["train"][i.metadata["frame"]] for i in train}
+    held_frames = {D.FRAMES["heldout"][i.metadata["frame"]] for i in held}
+    assert train_frames.isdisjoint(held_frames)
+    keys = {contamination_key(i.instruction, i.response) for i in train}
+    assert not any(contamination_key(i.instruction, i.response) in keys for i in held)
+    assert {i.id for i in train}.isdisjoint({i.id for i in held})
+    # the held-out topic nouns never appear in training responses
+    held_nouns = {n.lower() for t in D.HELDOUT_TOPICS.values() for n in t}
+    train_words = {w.lower() for i in train for w in D._WORD.findall(i.response)}
+    assert held_nouns.isdisjoint(train_words)
+
+
+def test_prompts_stay_compact(splits):
+    longest = max(len(absolute_prompt(i.instruction, i.response, i.rubric, i.reference_answer).text())
+                  for i in splits["train"])
+    assert longest < 2600  # characters; about 500 tokens for SmolLM2
+
+
+def test_bad_config_rejected():
+    with pytest.raises(ValueError):
+        D.SyntheticConfig(min_items=5, max_items=3)
+    with pytest.raises(ValueError):
+        D.generate_tasks("test", 5)  # type: ignore[arg-type]
+
+
+def test_feedback_collection_round_trip(tmp_path, splits):
+    paths = D.write_splits(tmp_path, CFG)
+    rows = [json.loads(line) for line in paths["train"].read_text().splitlines()]
+    assert len(rows) == CFG.n_train
+    assert isinstance(rows[0]["orig_score"], str)
+    for key in ("orig_instruction", "orig_response", "orig_reference_answer", "orig_criteria",
+                "orig_score1_description", "orig_score5_description", "orig_feedback", "output"):
+        assert key in rows[0]
+    loaded = load_feedback_collection(paths["train"], decontaminate_against=None)
+    assert len(loaded) == CFG.n_train
+    for got, want in zip(loaded, splits["train"], strict=True):
+        assert got.id == want.id
+        assert (got.instruction, got.response, got.gold_score) == (want.instruction, want.response, want.gold_score)
+        assert got.rubric == want.rubric
+        assert got.reference_answer == want.reference_answer
+        assert got.metadata["target"] == want.metadata["target"]
+        assert got.metadata["feedback"] == want.metadata["feedback"]
+    # the held-out file also decontaminates cleanly against the training file: nothing shared
+    held = load_feedback_collection(paths["heldout"], decontaminate_against=list(loaded))
+    assert len(held) == CFG.n_heldout and held.dropped == {"contaminated": 0}
+
+
+def test_demo_modules_import_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, selfrat_eval.demo.data, selfrat_eval.demo.pipeline, selfrat_eval.demo.report, "
+        "selfrat_eval.demo.cli\n"
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

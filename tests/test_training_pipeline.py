@@ -1,0 +1,242 @@
+"""End-to-end training on a tiny local Llama: SFT -> sample -> curate -> DPO -> iteration 2,
+reference-model handling across iterations (full fine-tuning and LoRA), DPO margin on held-out
+pairs, resume after a kill during sampling and during DPO, the CLI and the baselines."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers_training import feedback_row, tiny_config, write_bench, write_collection
+
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+
+from selfrat_eval.formats import format_judgment  # noqa: E402
+from selfrat_eval.tiny_model import build_tiny_llama  # noqa: E402
+from selfrat_eval.training import faults  # noqa: E402
+from selfrat_eval.training.config import (
+    DataConfig,  # noqa: E402
+    TrainConfig,  # noqa: E402
+)
+from selfrat_eval.training.data import judge_messages, load_pool, read_jsonl  # noqa: E402
+from selfrat_eval.training.pipeline import run_pipeline  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    model = build_tiny_llama(tmp / "tiny", seed=0)
+    data = write_collection(tmp / "fc.jsonl", 40)
+    bench = write_bench(tmp / "fb.jsonl", [feedback_row(3, 4), feedback_row(7, 3)])
+    return {"tmp": tmp, "model": model, "data": data, "bench": bench}
+
+
+@pytest.fixture(scope="module")
+def full_run(env):
+    cfg = TrainConfig.from_dict(tiny_config(env["tmp"] / "full", env["model"], env["data"], env["bench"]))
+    summary = run_pipeline(cfg)
+    return Path(cfg.output_dir), summary
+
+
+def _model(path):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype="float32")
+
+
+def _probe_logps(model, probe):
+    from selfrat_eval.training.dpo import sequence_logp
+
+    return [
+        sequence_logp(model, p, c) for p, c in zip(probe["prompt_ids"], probe["chosen_ids"], strict=True)
+    ] + [sequence_logp(model, p, r) for p, r in zip(probe["prompt_ids"], probe["rejected_ids"], strict=True)]
+
+
+def _assert_reference_is(probe_path: Path, expected: Path, others: list[Path]):
+    """trl's reference log-probs (recorded before training) equal the expected judge's, not others'."""
+    probe = json.loads(probe_path.read_text())
+    ref = probe["ref_chosen_logps"] + probe["ref_rejected_logps"]
+    want = _probe_logps(_model(expected), probe)
+    assert max(abs(a - b) for a, b in zip(ref, want, strict=True)) < 1e-3, (ref, want)
+    for other in others:
+        got = _probe_logps(_model(other), probe)
+        assert max(abs(a - b) for a, b in zip(ref, got, strict=True)) > 1e-2, f"reference also matches {other}"
+
+
+def test_end_to_end_two_iterations(full_run):
+    out, summary = full_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    stages = manifest["stages"]
+    for name in ("sft", "sft/eval", "iter1/sampling", "iter1/curation", "iter1/dpo", "iter1/eval", "iter2/dpo", "iter2/eval"):
+        assert stages[name]["status"] == "done", name
+    assert [row["judge"] for row in summary["curve"]] == ["sft", "iter1", "iter2"]
+    assert summary["final_model"] == str(out / "iter2" / "dpo" / "model")
+    splits = json.loads((out / "data" / "splits.json").read_text())
+    assert splits["dropped"] == {"contaminated": 2} and len(splits["heldout_ids"]) == 6
+    assert [len(x) for x in splits["iteration_ids"]] == [12, 8]
+    assert not set(splits["iteration_ids"][0]) & set(splits["iteration_ids"][1])
+    assert not set(splits["heldout_ids"]) & set(splits["sft_ids"])
+    for t, n_inputs in ((1, 12), (2, 8)):
+        it = out / f"iter{t}"
+        samples = list(read_jsonl(it / "samples.jsonl"))
+        assert len(samples) == n_inputs and all(len(r["samples"]) == 6 for r in samples)
+        pairs = list(read_jsonl(it / "pairs.jsonl"))
+        held = list(read_jsonl(it / "heldout_pairs.jsonl"))
+        stats = json.loads((it / "curation.json").read_text())
+        assert len(pairs) + len(held) == stats["n_pairs"] > 0
+        assert stats["parse_rate"] > 0.5  # the seed SFT taught the format
+        for p in pairs:
+            assert p["chosen_score"] == p["gold"] and abs(p["rejected_score"] - p["gold"]) >= 2
+        assert stages[f"iter{t}/dpo"]["reference"] == str(out / ("sft/pointwise" if t == 1 else "iter1/dpo") / "model")
+        metrics = json.loads((it / "eval" / "metrics.json").read_text())
+        assert metrics["first_sample"]["n"] == 6
+    assert (out / "report.md").read_text().count("| iter") == 2
+
+
+def test_full_ft_reference_in_iteration_2_is_judge_1(full_run):
+    out, _ = full_run
+    sft, j1, j2 = out / "sft/pointwise/model", out / "iter1/dpo/model", out / "iter2/dpo/model"
+    _assert_reference_is(out / "iter2/dpo/reference_probe.json", j1, [sft, j2])
+    _assert_reference_is(out / "iter1/dpo/reference_probe.json", sft, [j1])
+
+
+def test_lora_iterations_merge_and_reference_is_previous_judge(env, full_run):
+    sft_model = full_run[0] / "sft/pointwise/model"
+    raw = tiny_config(env["tmp"] / "lora", sft_model, env["data"], env["bench"])
+    raw["sft"]["enabled"] = False
+    raw["lora"] = {"enabled": True, "r": 8, "alpha": 16, "dropout": 0.0}
+    raw["dpo"].update(learning_rate=3e-3, heldout_pairs=0)
+    raw["evaluation"]["enabled"] = False
+    cfg = TrainConfig.from_dict(raw)
+    run_pipeline(cfg)
+    out = Path(cfg.output_dir)
+    j1, j2 = out / "iter1/dpo/model", out / "iter2/dpo/model"
+    assert (j1 / "config.json").exists() and not (j1 / "adapter_config.json").exists()  # merged, plain
+    _assert_reference_is(out / "iter2/dpo/reference_probe.json", j1, [sft_model, j2])
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_dpo_raises_margin_on_heldout_pairs(env, full_run, lora):
+    from transformers import AutoTokenizer
+
+    from selfrat_eval.training.dpo import pair_margins, train_dpo
+    from selfrat_eval.training.modeling import ModelRef
+
+    sft_model = full_run[0] / "sft/pointwise/model"
+    items, _ = load_pool(DataConfig(source=str(env["data"]), decontaminate_against=None))
+    good = format_judgment("The response meets level 4 of the rubric.", 4)
+    bad = format_judgment("The response meets level 1 of the rubric.", 1)
+    pairs = [
+        {"key": it.id, "prompt": judge_messages(it), "chosen": [{"role": "assistant", "content": good}],
+         "rejected": [{"role": "assistant", "content": bad}]}
+        for it in items
+    ]
+    train, held = pairs[:24], pairs[24:32]
+    raw = tiny_config(env["tmp"] / f"margin-{lora}", sft_model, env["data"], None)
+    raw["lora"] = {"enabled": lora, "r": 8, "alpha": 16, "dropout": 0.0}
+    raw["dpo"].update(learning_rate=2e-2 if lora else 1e-3, save_steps=100)
+    cfg = TrainConfig.from_dict(raw)
+    tok = AutoTokenizer.from_pretrained(sft_model)
+    before = pair_margins(_model(sft_model), tok, held)
+    after_dir = train_dpo(train, ModelRef(str(sft_model)), Path(cfg.output_dir) / "dpo", cfg, seed=0)
+    after = pair_margins(_model(after_dir), tok, held)
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    assert mean(after) > mean(before) + 1.0, (before, after)
+    assert all(a > b for a, b in zip(after, before, strict=True))
+
+
+def test_resume_after_kills_gives_identical_pairs(env, full_run, monkeypatch):
+    sft_model = full_run[0] / "sft/pointwise/model"
+
+    def cfg_for(name):
+        raw = tiny_config(env["tmp"] / name, sft_model, env["data"], env["bench"])
+        raw["sft"]["enabled"] = False
+        raw["evaluation"]["enabled"] = False
+        return TrainConfig.from_dict(raw)
+
+    ref_cfg = cfg_for("uninterrupted")
+    run_pipeline(ref_cfg)
+    ref = Path(ref_cfg.output_dir)
+
+    cfg = cfg_for("killed")
+    out = Path(cfg.output_dir)
+    monkeypatch.setenv(faults.ENV, "sample:2")  # killed after 2 of 3 sample batches of iteration 1
+    with pytest.raises(faults.InjectedFault):
+        run_pipeline(cfg)
+    lines = (out / "iter1/samples.jsonl").read_text().splitlines()
+    assert len(lines) == 8
+    with (out / "iter1/samples.jsonl").open("a") as fh:  # and a torn line from the kill
+        fh.write('{"key": "x", "sam')
+    monkeypatch.setenv(faults.ENV, "dpo:2")  # killed in DPO right after the step-2 checkpoint
+    with pytest.raises(faults.InjectedFault):
+        run_pipeline(cfg)
+    assert (out / "iter1/dpo/checkpoints/checkpoint-2").is_dir()
+    assert not (out / "iter1/dpo/model").exists()
+    sampled_at = json.loads((out / "manifest.json").read_text())["stages"]["iter1/sampling"]["finished_at"]
+    monkeypatch.delenv(faults.ENV)
+    run_pipeline(cfg)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert stages["iter1/sampling"]["finished_at"] == sampled_at  # not redone
+    trainer_state = json.loads((out / "iter1/dpo/checkpoints/checkpoint-4/trainer_state.json").read_text())
+    assert trainer_state["global_step"] == 4
+    for t in (1, 2):
+        for name in ("samples.jsonl", "pairs.jsonl"):
+            assert (out / f"iter{t}" / name).read_text() == (ref / f"iter{t}" / name).read_text(), (t, name)
+    # a changed config is refused instead of silently mixing runs
+    from selfrat_eval.training.config import ConfigError
+
+    changed = cfg_for("killed")
+    changed.dpo.beta = 0.5
+    with pytest.raises(ConfigError, match="different config"):
+        run_pipeline(changed)
+
+
+def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
+    from selfrat_eval.cli import main
+
+    sft_model = full_run[0] / "sft/pointwise/model"
+    raw = tiny_config(tmp_path, sft_model, env["data"], env["bench"])
+    raw["sft"]["enabled"] = False
+    raw["iterations"] = [12]
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", "--config", str(path), "--dry-run", "dpo.beta=0.25"]) == 0
+    assert json.loads(capsys.readouterr().out)["dpo"]["beta"] == 0.25
+    assert main(["train", "--config", str(path), "--method", "rejection-sampling", "--output-dir", str(tmp_path / "rs")]) == 0
+    curve = json.loads((tmp_path / "rs" / "curve.json").read_text())
+    assert [r["judge"] for r in curve["curve"]] == ["base", "iter1"]
+    assert (tmp_path / "rs/iter1/rs_sft/model/config.json").exists()
+    assert json.loads((tmp_path / "rs/manifest.json").read_text())["stages"]["iter1/rs_sft"]["n_examples"] > 0
+    rc = main(["train", "--config", str(path), "--method", "sft-only", "--output-dir", str(tmp_path / "sft"),
+               "sft.enabled=true", f"model.name_or_path={env['model']}", "sft.max_steps=2"])
+    assert rc == 0
+    curve = json.loads((tmp_path / "sft" / "curve.json").read_text())
+    assert [r["judge"] for r in curve["curve"]] == ["sft"] and not (tmp_path / "sft/iter1").exists()
+    assert main(["train", "--config", str(path), "curation.strategy=nope"]) == 2
+    proc = subprocess.run(
+        [sys.executable, "-m", "selfrat_eval.training", "--config", str(path), "--dry-run"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0 and json.loads(proc.stdout)["iterations"] == [12]
+    assert not math.isnan(curve["curve"][0]["parse_rate"])
+
+
+def test_linear_merge_averages_weights(env, tmp_path):
+    import torch
+
+    from selfrat_eval.training.modeling import linear_merge
+
+    other = build_tiny_llama(tmp_path / "other", seed=1)
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": str(env["model"]), "dtype": "float32"}, "use_cpu": True})
+    out = linear_merge([env["model"], other], [0.75, 0.25], tmp_path / "merged", cfg)
+    a, b, m = (_model(p).state_dict() for p in (env["model"], other, out))
+    for name in a:
+        assert torch.allclose(m[name], 0.75 * a[name] + 0.25 * b[name], atol=1e-6), name

@@ -1,0 +1,313 @@
+"""Unit tests for training: config, decontamination, curation strategies, rejection-sampling
+baseline, and resumable incremental sampling (with a fake backend, no torch)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers_training import feedback_row, write_bench, write_collection
+
+from selfrat_eval.generation.base import Sample, SamplingConfig
+from selfrat_eval.records import DataError
+from selfrat_eval.training import faults
+from selfrat_eval.training.baselines import rejection_sampling_examples
+from selfrat_eval.training.config import ConfigError, CurationConfig, DataConfig, TrainConfig
+from selfrat_eval.training.curation import curate
+from selfrat_eval.training.data import iteration_slices, load_pool, sft_target, split_heldout
+from selfrat_eval.training.pipeline import split_pairs_by_input
+from selfrat_eval.training.sampling import Unit, sample_units
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rec(key: str, gold: int | None, scores: list[int | None]) -> dict:
+    return {
+        "key": key,
+        "gold": gold,
+        "prompt": [{"role": "user", "content": f"grade {key}"}],
+        "samples": [
+            {"score": s, "rationale": None if s is None else f"r{i} of {key}", "text": "", "error": None if s else "no_marker"}
+            for i, s in enumerate(scores)
+        ],
+    }
+
+
+# ---- config ------------------------------------------------------------------------------------
+
+
+def test_recipes_load_and_validate():
+    for path in sorted((ROOT / "training").glob("*.yaml")):
+        cfg = TrainConfig.load(path)
+        assert cfg.model.name_or_path
+    paper = TrainConfig.load(ROOT / "training" / "sre-llama3.1-8b.yaml")
+    assert paper.iterations == [5000, 500]
+    assert paper.data.decontaminate_against == "prometheus-eval/Feedback-Bench"
+
+
+def test_config_overrides_and_errors(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\niterations: [10, 5]\n")
+    cfg = TrainConfig.load(p, ["dpo.beta=0.3", "iterations=[4]", "curation.strategy=majority"])
+    assert cfg.dpo.beta == 0.3 and cfg.iterations == [4] and cfg.curation.strategy == "majority"
+    with pytest.raises(ConfigError, match="unknown field.*betta"):
+        TrainConfig.load(p, ["dpo.betta=0.3"])
+    with pytest.raises(ConfigError, match="curation.strategy"):
+        TrainConfig.load(p, ["curation.strategy=vibes"])
+    with pytest.raises(ConfigError, match="not found"):
+        TrainConfig.load(tmp_path / "missing.yaml")
+    # report_to and output_dir do not change the fingerprint; a hyper-parameter does
+    a = TrainConfig.load(p)
+    assert a.fingerprint() == TrainConfig.load(p, ["report_to=tensorboard", "output_dir=x"]).fingerprint()
+    assert a.fingerprint() != TrainConfig.load(p, ["seed=1"]).fingerprint()
+
+
+# ---- data -----------------------------------------------------------------------------------------
+
+
+def test_decontamination_drops_bench_rows(tmp_path):
+    data = write_collection(tmp_path / "fc.jsonl", 20)
+    # bench rows equal to collection rows 3 and 7 up to whitespace, plus one unrelated row
+    b3 = feedback_row(3, 4)
+    b3["orig_instruction"] = "  " + b3["orig_instruction"].replace(" ", "  ") + "\n"
+    bench = write_bench(tmp_path / "fb.jsonl", [b3, feedback_row(7, 3), feedback_row(99, 1, instruction="other")])
+    items, dropped = load_pool(DataConfig(source=str(data), decontaminate_against=str(bench)))
+    assert dropped == {"contaminated": 2}
+    assert len(items) == 18 and {"3", "7"}.isdisjoint({it.id for it in items})
+    items, dropped = load_pool(DataConfig(source=str(data), decontaminate_against=None))
+    assert len(items) == 20 and dropped == {}
+
+
+def test_heldout_split_and_iteration_slices_are_disjoint_and_seeded(tmp_path):
+    items, _ = load_pool(DataConfig(source=str(write_collection(tmp_path / "fc.jsonl", 30)), decontaminate_against=None))
+    train, held = split_heldout(items, 5, seed=0)
+    assert len(held) == 5 and not {i.id for i in train} & {i.id for i in held}
+    assert [i.id for i in split_heldout(items, 5, seed=0)[1]] == [i.id for i in held]
+    assert [i.id for i in split_heldout(items, 5, seed=1)[1]] != [i.id for i in held]
+    s = iteration_slices(25, [10, 8], seed=0)
+    assert len(s[0]) == 10 and len(s[1]) == 8 and not set(s[0]) & set(s[1])
+    wrap = iteration_slices(5, [4, 4], seed=0)  # wraps around only when the pool runs out
+    assert len(set(wrap[0])) == 4 and len(wrap[1]) == 4
+    with pytest.raises(DataError, match="heldout_size"):
+        split_heldout(items, 30, seed=0)
+
+
+def test_sft_target_uses_gold_and_rejects_inconsistent_rows(tmp_path):
+    items, _ = load_pool(DataConfig(source=str(write_collection(tmp_path / "fc.jsonl", 5)), decontaminate_against=None))
+    assert sft_target(items[2]) == "The response meets level 3 of the rubric. [RESULT] 3"
+    bad = feedback_row(0, 2)
+    bad["output"] = "Fine. [RESULT] 5"
+    path = write_bench(tmp_path / "bad.jsonl", [bad])
+    bad_items, _ = load_pool(DataConfig(source=str(path), decontaminate_against=None))
+    with pytest.raises(DataError, match="orig_score is 2"):
+        sft_target(bad_items[0])
+
+
+# ---- curation ------------------------------------------------------------------------------------
+
+
+def test_gold_strategy_min_gap_and_failures():
+    records = [
+        rec("a", 4, [4, 2, None, 3, 1]),  # chosen = 4; rejected must miss by >= 2: 2 and 1 (not 3)
+        rec("b", 5, [4, 4, 3]),  # no judgment lands on 5
+        rec("c", 1, [1, 2, 1]),  # nothing misses by 2
+        rec("d", 3, [None, None, 3]),  # too few parsed
+    ]
+    pairs, stats = curate(records, CurationConfig(strategy="gold", min_gap=2, pairs_per_input=5, balance=False), seed=0)
+    assert {p["key"] for p in pairs} == {"a"}
+    assert all(p["chosen_score"] == 4 and p["rejected_score"] in (1, 2) for p in pairs)
+    assert len(pairs) == 2  # only two distinct (chosen, rejected) combinations exist
+    assert stats["inputs_without_pairs"] == {"no_chosen": 1, "no_rejected": 1, "too_few_valid": 1}
+    assert stats["n_valid_samples"] == 11 and stats["n_samples"] == 14
+    # the canonical training text ends with the verdict
+    assert pairs[0]["chosen"][0]["content"].endswith("[RESULT] 4")
+    one, _ = curate(records, CurationConfig(strategy="gold", min_gap=2, pairs_per_input=1, balance=False), seed=0)
+    assert len(one) == 1
+    wide, _ = curate(records, CurationConfig(strategy="gold", min_gap=3, pairs_per_input=5, balance=False), seed=0)
+    assert [p["rejected_score"] for p in wide] == [1]
+
+
+def test_majority_strategy_ignores_gold():
+    records = [rec("a", 1, [3, 3, 3, 5, 1]), rec("b", None, [2, 2, 4, 4, 5, 5, 5])]
+    pairs, _ = curate(records, CurationConfig(strategy="majority", min_gap=2, pairs_per_input=3, balance=False), seed=0)
+    a = [p for p in pairs if p["key"] == "a"]
+    assert a and all(p["label"] == 3 and p["chosen_score"] == 3 and p["rejected_score"] in (1, 5) for p in a)
+    b = [p for p in pairs if p["key"] == "b"]
+    assert b and all(p["label"] == 5 and p["rejected_score"] in (2,) for p in b)
+
+
+def test_meta_judge_strategy_uses_self_ratings():
+    records = [rec("a", 1, [5, 1, 3, 4])]
+    ratings = {"a": [4.5, 2.0, 3.0, None]}  # the judge likes its own "5" judgment best
+    pairs, _ = curate(
+        records, CurationConfig(strategy="meta-judge", min_gap=2, pairs_per_input=3, balance=False), seed=0, meta_ratings=ratings
+    )
+    assert pairs and all(p["chosen_score"] == 5 and p["rejected_score"] in (1, 3) for p in pairs)
+    assert all(p["chosen_index"] == 0 for p in pairs)  # sample 3 is unrated: never used
+    with pytest.raises(ValueError, match="meta ratings"):
+        curate(records, CurationConfig(strategy="meta-judge"), seed=0)
+
+
+def test_balancing_equalises_labels_and_is_deterministic():
+    rng = random.Random(0)
+    records = []
+    for i in range(60):
+        gold = 5 if i < 40 else (1 + i % 4)
+        scores = [gold, gold, 1 if gold >= 3 else 5, rng.randint(1, 5)]
+        records.append(rec(f"k{i}", gold, scores))
+    cfg = CurationConfig(strategy="gold", pairs_per_input=1, balance=True)
+    pairs, stats = curate(records, cfg, seed=3)
+    counts = Counter(p["label"] for p in pairs)
+    assert len(set(counts.values())) == 1 and stats["pairs_by_label_before_balance"]["5"] == 40
+    again, _ = curate(records, cfg, seed=3)
+    assert again == pairs
+    other, _ = curate(records, cfg, seed=4)
+    assert [p["key"] for p in other] != [p["key"] for p in pairs]
+    capped, _ = curate(records, CurationConfig(strategy="gold", balance=False, max_pairs=7), seed=3)
+    assert len(capped) == 7
+
+
+def test_rejection_sampling_keeps_only_gold_matches():
+    records = [rec("a", 4, [4, 2, 4, 4]), rec("b", 2, [5, 5])]
+    rows, stats = rejection_sampling_examples(records, per_input=2, seed=0)
+    assert stats == {"n_inputs": 2, "n_inputs_kept": 1, "n_examples": 2}
+    assert all(r["completion"][0]["content"].endswith("[RESULT] 4") for r in rows)
+
+
+def test_heldout_pairs_split_by_whole_inputs():
+    pairs = [{"key": k} for k in "aabbbcd"]
+    train, held = split_pairs_by_input(pairs, 3)
+    assert {p["key"] for p in held} == {"a", "b"} and {p["key"] for p in train} == {"c", "d"}
+    assert split_pairs_by_input(pairs, 0) == (pairs, [])
+
+
+# ---- resumable sampling ------------------------------------------------------------------------
+
+
+class FakeBackend:
+    """Deterministic in (prompt, n, seed), like the protocol requires; counts its calls."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, prompts, *, n=1, sampling=None, seed=0):
+        self.calls += 1
+        out = []
+        for p in prompts:
+            r = random.Random(f"{seed}:{p}")
+            out.append([Sample(f"why {r.random():.4f} [RESULT] {r.randint(0, 6)}", (-0.5,), "stop") for _ in range(n)])
+        return out
+
+
+def _units(n: int) -> list[Unit]:
+    return [Unit(key=f"u{i}", prompt=f"prompt {i}", extra={"gold": 1 + i % 5}) for i in range(n)]
+
+
+def test_sampling_writes_parses_and_counts_failures(tmp_path):
+    path = sample_units(_units(5), FakeBackend(), tmp_path / "s.jsonl", n=4, sampling=SamplingConfig(), seed=1, batch_size=2)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["key"] for r in rows] == [f"u{i}" for i in range(5)] and [r["batch"] for r in rows] == [0, 0, 1, 1, 2]
+    flat = [s for r in rows for s in r["samples"]]
+    assert len(flat) == 20
+    assert all((s["score"] is None) == (s["error"] == "out_of_range") for s in flat)  # 0 and 6 fail, never a default
+    assert any(s["score"] is None for s in flat) and all(r["gold"] == 1 + int(r["key"][1:]) % 5 for r in rows)
+
+
+def test_sampling_resume_after_kill_gives_identical_file(tmp_path, monkeypatch):
+    ref = sample_units(_units(7), FakeBackend(), tmp_path / "ref.jsonl", n=3, sampling=SamplingConfig(), seed=5, batch_size=2)
+    path = tmp_path / "s.jsonl"
+    monkeypatch.setenv(faults.ENV, "sample:2")
+    with pytest.raises(faults.InjectedFault):
+        sample_units(_units(7), FakeBackend(), path, n=3, sampling=SamplingConfig(), seed=5, batch_size=2)
+    assert len(path.read_text().splitlines()) == 4  # two complete batches survived
+    with path.open("a") as fh:  # a kill in the middle of the third batch's write
+        fh.write(ref.read_text().splitlines()[4] + "\n" + '{"key": "u5", "bat')
+    monkeypatch.delenv(faults.ENV)
+    backend = FakeBackend()
+    sample_units(_units(7), backend, path, n=3, sampling=SamplingConfig(), seed=5, batch_size=2)
+    assert backend.calls == 2  # batches 2 and 3 only: finished work is not redone
+    assert path.read_text() == ref.read_text()
+    # a finished file is not touched and the model is never built
+    sample_units(_units(7), lambda: pytest.fail("backend built"), path, n=3, sampling=SamplingConfig(), seed=5, batch_size=2)
+    assert path.read_text() == ref.read_text()
+
+
+# ---- meta-judge, pairwise SFT data, trainer arguments ---------------------------------------------
+
+
+def test_meta_judge_units_and_ratings(tmp_path):
+    from selfrat_eval.training.meta_judge import META_RUBRIC, meta_units, read_ratings
+
+    records = [rec("a", 3, [3, None, 5]), rec("b", 2, [2])]
+    units = meta_units(records)
+    assert [u.key for u in units] == ["a#0", "a#2", "b#0"]  # failed judgments are not rated
+    user = units[0].prompt[-1]["content"]
+    assert "grade a" in user and "r0 of a [RESULT] 3" in user and META_RUBRIC.criteria in user
+    path = tmp_path / "meta.jsonl"
+    rows = [
+        {"key": "a#0", "samples": [{"score": 4}, {"score": 5}]},
+        {"key": "a#2", "samples": [{"score": None}]},
+        {"key": "b#0", "samples": [{"score": 2}]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_ratings(path) == {"a": [4.5, None, None], "b": [2.0]}
+
+
+def test_pairwise_sft_examples_keep_original_order(tmp_path):
+    from selfrat_eval.records import PairwiseItem
+    from selfrat_eval.training.sft import pairwise_examples, pointwise_examples
+
+    item = PairwiseItem(
+        id="0", prompt="Q?", chosen="good", rejected="bad", subset="preference-collection",
+        metadata={"criteria": "Is it good?", "preference": "B", "target": "B is better. [RESULT] B"},
+    )
+    row = pairwise_examples([item])[0]
+    user = row["prompt"][-1]["content"]
+    assert user.index("###Response A:\nbad") < user.index("###Response B:\ngood") and "[Is it good?]" in user
+    assert row["completion"] == [{"role": "assistant", "content": "B is better. [RESULT] B"}]
+    items, _ = load_pool(DataConfig(source=str(write_collection(tmp_path / "fc.jsonl", 3)), decontaminate_against=None))
+    rows = pointwise_examples(items)
+    assert rows[1]["completion"][0]["content"].endswith("[RESULT] 2") and rows[1]["prompt"][0]["role"] == "system"
+
+
+def test_trainer_args_pass_report_to_and_device(tmp_path):
+    pytest.importorskip("torch")
+    from selfrat_eval.training.trainer_args import common_args
+
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "report_to": "tensorboard", "use_cpu": True})
+    args = common_args(cfg.dpo, tmp_path, cfg, seed=7)
+    assert args["report_to"] == "tensorboard" and args["use_cpu"] is True and args["bf16"] is False
+    assert args["seed"] == 7 and args["save_steps"] == cfg.dpo.save_steps
+
+
+def test_make_backend_picks_hf_on_cpu_and_vllm_only_when_asked(tmp_path):
+    pytest.importorskip("transformers")
+    import importlib.util
+
+    from selfrat_eval.generation.errors import BackendError
+    from selfrat_eval.tiny_model import build_tiny_llama
+    from selfrat_eval.training.sampling import make_backend
+
+    model = build_tiny_llama(tmp_path / "tiny")
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": str(model)}, "use_cpu": True})
+    assert make_backend(str(model), cfg).name == "hf"  # auto never picks vLLM on CPU
+    if importlib.util.find_spec("vllm") is None:
+        cfg.sampling.backend = "vllm"
+        with pytest.raises(BackendError, match="vLLM"):
+            make_backend(str(model), cfg)
+
+
+def test_config_coerces_yaml_exponents_and_rejects_bad_types(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\nsft: {learning_rate: 2e-3}\n")  # YAML 1.1: a string
+    cfg = TrainConfig.load(p, ["dpo.beta=1"])
+    assert cfg.sft.learning_rate == 0.002 and isinstance(cfg.dpo.beta, float)
+    with pytest.raises(ConfigError, match="sampling: n: expected an integer"):
+        TrainConfig.load(p, ["sampling.n=lots"])
+    with pytest.raises(ConfigError, match="expected a number"):
+        TrainConfig.load(p, ["dpo.beta=high"])
