@@ -22,11 +22,14 @@ install: $(STAMP)
 test: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
+# The demo uses both cores; tests keep one thread per worker.
+DEMO_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
 demo: $(STAMP)
-	$(OFFLINE) $(VENV)/bin/selfrat demo
+	$(DEMO_ENV) $(VENV)/bin/selfrat demo --preset smollm2 --out runs/demo-smollm2
 
 demo-tiny: $(STAMP)
-	$(OFFLINE) $(VENV)/bin/selfrat demo --preset tiny
+	$(DEMO_ENV) $(VENV)/bin/selfrat demo --preset tiny --out runs/demo-tiny
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check selfrat_eval tests benchmarks

@@ -497,10 +497,9 @@ def materialize_gguf(folder: str | Path, gguf_file: str, out_dir: Path) -> Path:
 
     model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf_file, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file)
-    # The weights are plain float32 now; drop the GGUF quantizer marks so training accepts them.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    from ..training.modeling import drop_gguf_quantization_marker
+
+    drop_gguf_quantization_marker(model)  # plain float32 weights now; training must accept them
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)

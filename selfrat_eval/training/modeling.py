@@ -85,13 +85,13 @@ def load_model(ref: ModelRef, cfg: TrainConfig) -> Any:
         kwargs["attn_implementation"] = cfg.model.attn_implementation
     model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
     if ref.gguf_file:
-        _drop_gguf_quantization_marker(model)
+        drop_gguf_quantization_marker(model)
     if not use_cpu(cfg) and has_gpu():
         model = model.to("cuda")
     return model
 
 
-def _drop_gguf_quantization_marker(model: Any) -> None:
+def drop_gguf_quantization_marker(model: Any) -> None:
     """transformers dequantizes GGUF weights to ``dtype`` on load but keeps a GGUF quantizer tag,
     which makes Trainer refuse to train. The tensors are ordinary floats: drop the tag so the model
     trains and saves as a plain checkpoint."""
