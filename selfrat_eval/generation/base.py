@@ -25,6 +25,7 @@ class SamplingConfig:
         return self.temperature <= 0.0
 
 
+DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
 GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, repetition_penalty=1.0)
 
 
@@ -65,3 +66,9 @@ class GenerationBackend(Protocol):
         sampling: SamplingConfig = SamplingConfig(),
         seed: int = 0,
     ) -> list[list[Sample]]: ...
+
+
+def check_sample_count(n: int) -> None:
+    """Every backend rejects the same bad ``n`` with the same message."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")

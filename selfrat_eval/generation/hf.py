@@ -28,10 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import Prompt, Sample, SamplingConfig
+from .base import DEFAULT_SAMPLING, Prompt, Sample, SamplingConfig, check_sample_count
 from .errors import ModelLoadError
-
-DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
 
 DEFAULT_BATCH_SIZE = 16  # sequences (prompts x n) per ``generate`` call
 
@@ -295,8 +293,7 @@ class HFBackend:
         sampling: SamplingConfig = DEFAULT_SAMPLING,
         seed: int = 0,
     ) -> list[list[Sample]]:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_sample_count(n)
         if sampling.greedy and n > 1:
             raise ValueError("greedy decoding (temperature <= 0) gives one sample per prompt; use n=1")
         if not prompts:

@@ -26,10 +26,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import Prompt, Sample, SamplingConfig
+from .base import DEFAULT_SAMPLING, Prompt, Sample, SamplingConfig, check_sample_count
 from .errors import BackendError
-
-DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -168,8 +166,7 @@ class OpenAIBackend:
         sampling: SamplingConfig = DEFAULT_SAMPLING,
         seed: int = 0,
     ) -> list[list[Sample]]:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_sample_count(n)
         if not prompts:
             return []
         if self.concurrency == 1 or len(prompts) == 1:

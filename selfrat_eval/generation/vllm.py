@@ -16,10 +16,8 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .base import Prompt, Sample, SamplingConfig
+from .base import DEFAULT_SAMPLING, Prompt, Sample, SamplingConfig, check_sample_count
 from .errors import BackendError, ModelLoadError
-
-DEFAULT_SAMPLING = SamplingConfig()  # frozen: safe as a shared default
 
 
 def _token_logprob(entry: Any, token_id: int) -> float | None:
@@ -153,8 +151,7 @@ class VLLMBackend:
         sampling: SamplingConfig = DEFAULT_SAMPLING,
         seed: int = 0,
     ) -> list[list[Sample]]:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_sample_count(n)
         if not prompts:
             return []
         params = self._vllm.SamplingParams(
