@@ -3,12 +3,13 @@ and a runner for the real ``inspect eval`` CLI (offline)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from data_fixtures import write_jsonl  # noqa: F401 - re-exported for the Inspect tests
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RB = REPO.parent / "shared" / "data" / "reward-bench" / "chat_and_chat_hard.jsonl"
@@ -25,12 +26,6 @@ RUBRIC = {
     "criteria": "Is the response helpful and correct?",
     **{f"score{i}_description": f"Level {i} of helpfulness." for i in range(1, 6)},
 }
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def biggen_rows() -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from data_fixtures import write_jsonl as _write_jsonl
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CAPABILITIES = ("planning", "reasoning", "safety")
 RB_SUBSETS = ("alpacaeval-easy", "mt-bench-hard", "refusals-dangerous", "math-prm", "hep-python")
@@ -21,12 +23,6 @@ def _rubric(prefix: str = "") -> dict[str, str]:
     return rubric
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
-    return path
 
 
 def biggen_rows(n_instances: int = 6) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ Prometheus library (temperature 1.0, top_p 0.9, 1024 new tokens); ``--temperatur
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.model import GenerateConfig
@@ -27,6 +28,18 @@ from .scorers import judge_scorer
 from .solvers import Strategy, judge
 
 REFERENCE_SAMPLING = GenerateConfig(temperature=1.0, top_p=0.9, max_tokens=1024)
+
+
+def _judge_task(dataset: Any, metrics: list[Any], n: int, strategy: Strategy, metadata: dict[str, Any]) -> Task:
+    """Every selfrat task: the judge solver, the core-parsing scorer, the reference sampling."""
+    return Task(
+        dataset=dataset,
+        solver=judge(n=n, strategy=strategy),
+        scorer=judge_scorer(),
+        metrics=[parse_rate(), *metrics],
+        config=REFERENCE_SAMPLING,
+        metadata=metadata,
+    )
 
 
 def _names(value: str | Sequence[str] | None) -> list[str] | None:
@@ -60,14 +73,7 @@ def biggen(
     dataset = pointwise_samples(
         loaded, use_reference=reference, system_message=system_message, name="biggen", source=loaded.source
     )
-    return Task(
-        dataset=dataset,
-        solver=judge(n=n, strategy=strategy),
-        scorer=judge_scorer(),
-        metrics=[parse_rate(), judge_agreement(), judge_agreement_by(group=group_by)],
-        config=REFERENCE_SAMPLING,
-        metadata={"dropped": loaded.dropped, "source": loaded.source},
-    )
+    return _judge_task(dataset, [judge_agreement(), judge_agreement_by(group=group_by)], n, strategy, {"dropped": loaded.dropped, "source": loaded.source})
 
 
 @task
@@ -88,14 +94,7 @@ def feedback_bench(
         name="feedback_bench",
         source=loaded.source,
     )
-    return Task(
-        dataset=dataset,
-        solver=judge(n=n, strategy=strategy),
-        scorer=judge_scorer(),
-        metrics=[parse_rate(), judge_agreement()],
-        config=REFERENCE_SAMPLING,
-        metadata={"source": loaded.source},
-    )
+    return _judge_task(dataset, [judge_agreement()], n, strategy, {"source": loaded.source})
 
 
 @task
@@ -126,11 +125,4 @@ def rewardbench(
         name="rewardbench",
         source=loaded.source,
     )
-    return Task(
-        dataset=dataset,
-        solver=judge(n=n, strategy=strategy),
-        scorer=judge_scorer(),
-        metrics=[parse_rate(), rewardbench_accuracy()],
-        config=REFERENCE_SAMPLING,
-        metadata={"dropped": loaded.dropped, "source": loaded.source, "mode": mode},
-    )
+    return _judge_task(dataset, [rewardbench_accuracy()], n, strategy, {"dropped": loaded.dropped, "source": loaded.source, "mode": mode})

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..aggregation import best_of_n, self_consistency, self_consistency_verdict
+from ..aggregation import Selection, best_of_n, self_consistency, self_consistency_verdict
 from ..parsing import TIE, Judgment
 from .engine import JudgedPrompt
 
@@ -72,17 +72,21 @@ def decide_score(
         agg = self_consistency(jp.judgments, sc_method)  # type: ignore[arg-type]
         return Decision(score=agg.value, n_valid=agg.n_valid, n_failed=agg.n_failed)
     if strategy == "best-of-n":
-        sel = best_of_n(
-            jp.judgments,
-            by=select_by,  # type: ignore[arg-type]
-            logprobs=_logprobs(jp) if select_by == "logprob" else None,
-            scorer=scorer,
-        )
+        sel = _select(jp, select_by, scorer)
         score = (
             float(sel.judgment.score) if sel.judgment is not None and sel.judgment.score is not None else None
         )
         return Decision(score=score, selected=sel.index, n_valid=valid, n_failed=sel.n_failed)
     raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def _select(jp: JudgedPrompt, select_by: str, scorer: Scorer | None) -> Selection:
+    return best_of_n(
+        jp.judgments,
+        by=select_by,  # type: ignore[arg-type]
+        logprobs=_logprobs(jp) if select_by == "logprob" else None,
+        scorer=scorer,
+    )
 
 
 def decide_verdict(
@@ -104,12 +108,7 @@ def decide_verdict(
         )
         return Decision(verdict=judgment, n_valid=valid, n_failed=n_failed)
     if strategy == "best-of-n":
-        sel = best_of_n(
-            jp.judgments,
-            by=select_by,  # type: ignore[arg-type]
-            logprobs=_logprobs(jp) if select_by == "logprob" else None,
-            scorer=scorer,
-        )
+        sel = _select(jp, select_by, scorer)
         judgment = sel.judgment or Judgment(text="", rationale="", mode="relative", error="all_failed")
         return Decision(verdict=judgment, selected=sel.index, n_valid=valid, n_failed=sel.n_failed)
     raise ValueError(f"unknown strategy {strategy!r}")
