@@ -208,7 +208,8 @@ def parse_judgment(
     return Judgment(text=text, rationale=text.strip(), mode=mode, error=NO_MARKER)
 
 
-def parse_many(
-    texts: list[str], mode: ParseMode = "absolute", scale: tuple[int, int] = (1, 5)
-) -> list[Judgment]:
-    return [parse_judgment(t, mode=mode, scale=scale) for t in texts]
+
+def last_marker_end(text: str) -> int | None:
+    """Offset right after the last ``[RESULT]`` marker of ``text`` (None without a marker)."""
+    span = _last_marker(text) if isinstance(text, str) else None
+    return None if span is None else span[1]

@@ -50,7 +50,9 @@ def test_custom_benchmark_end_to_end_and_cache(
     # random weights: outputs do not parse, and that is counted, never scored
     assert res["metrics"]["n"] == 6
     assert res["generation"]["failed_first_pass"] + (18 - res["generation"]["failed_first_pass"]) == 18
-    assert all(i["pred"] is None for i in res["items"] if i["n_valid"] == 0)
+    assert all(
+        i["result"]["pred"] is None for i in res["items"] if i["requests"]["score"]["decision"]["n_failed"] == 3
+    )
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
     # same run with another aggregation: all cache hits, identical judgments
@@ -58,7 +60,9 @@ def test_custom_benchmark_end_to_end_and_cache(
     assert _evaluate(tmp_path, *args[:-4], "--out", str(out2), "--sc-method", "median", "--seed", "3") == 0
     res2 = json.loads((out2 / "results.json").read_text())
     assert res2["generation"]["cache_misses"] == 0
-    assert [i["judgments"] for i in res2["items"]] == [i["judgments"] for i in res["items"]]
+    assert [i["requests"]["score"]["draws"] for i in res2["items"]] == [
+        i["requests"]["score"]["draws"] for i in res["items"]
+    ]
     capsys.readouterr()
     assert main(["report", str(out), str(out2), "--out", str(tmp_path / "cmp.html")]) == 0
     cmp_html = (tmp_path / "cmp.html").read_text()
@@ -94,8 +98,10 @@ def test_rewardbench_slice_pairwise_and_pointwise(
         assert code == 0
         res = json.loads((out / "results.json").read_text())
         m = res["metrics"]
-        assert m["kind"] == "rewardbench" and m["mode"] == mode and m["n"] == 3
-        assert 0.0 <= m["sections"]["overall"] <= 1.0
+        assert res["benchmark"] == "rewardbench" and res["config"]["options"]["mode"] == mode and m["n"] == 3
+        assert 0.0 <= m["score"] <= 1.0
+        keys = {"pointwise": {"chosen", "rejected"}, "pairwise": {"chosen_first", "chosen_second"}}[mode]
+        assert set(res["items"][0]["requests"]) == keys
         assert res["data"]["revision"].startswith("sha256:")
         assert (out / "report.html").is_file()
 
@@ -158,8 +164,40 @@ def test_bad_inputs_exit_with_clear_errors(
         == 2
     )
     err = capsys.readouterr().err
-    assert "row 0" in err and "response" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("selfrat evaluate: error:") and "bad.jsonl" in last and "row " in last and "response" in last
     assert _evaluate(tmp_path, "--judge", str(tiny_model_dir), "--benchmark", "custom", "--out", out) == 2
-    assert "--data" in capsys.readouterr().err
+    assert "data file" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing-run"), "--out", str(tmp_path / "r.html")]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+def test_report_refuses_to_overwrite_and_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers_runner import FakeBackend
+
+    from selfrat_eval.protocols import BenchmarkOptions
+    from selfrat_eval.runner.config import RunConfig
+    from selfrat_eval.runner.evaluate import run_evaluation
+
+    data = write_custom_data(tmp_path / "items.jsonl", n=4)
+    cfg = RunConfig(
+        judge="fake", benchmark="custom", out=str(tmp_path / "run"),
+        options=BenchmarkOptions(data=str(data), rubric="helpfulness"), no_cache=True, bootstrap=0, show_progress=False,
+    )
+    run_evaluation(cfg, FakeBackend())
+    existing = tmp_path / "report.html"
+    existing.write_text("keep me")
+    assert main(["report", str(tmp_path / "run"), "--out", str(existing)]) == 2
+    assert "--force" in capsys.readouterr().err and existing.read_text() == "keep me"
+    assert main(["report", str(tmp_path / "run"), "--out", str(existing), "--force"]) == 0
+    assert existing.read_text().startswith("<!DOCTYPE html>")
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    # --no-report on a re-used folder removes the stale report of the earlier run
+    assert (tmp_path / "run" / "report.html").is_file()
+    from dataclasses import replace
+
+    run_evaluation(replace(cfg, report=False), FakeBackend())
+    assert not (tmp_path / "run" / "report.html").exists()

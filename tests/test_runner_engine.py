@@ -12,11 +12,16 @@ from selfrat_eval.generation.base import GREEDY, Sample, SamplingConfig
 from selfrat_eval.parsing import parse_judgment
 from selfrat_eval.runner.cache import GenerationCache, generation_key, model_fingerprint
 from selfrat_eval.runner.config import RunConfig
-from selfrat_eval.runner.engine import JudgedPrompt, JudgeEngine, JudgeRequest
-from selfrat_eval.runner.evaluate import rewardbench_bootstrap, run_evaluation
-from selfrat_eval.runner.strategies import decide_score, decide_verdict, load_scorer
+from selfrat_eval.protocols import BenchmarkOptions, Draw, StrategyConfig, decide
+from selfrat_eval.protocols.rewardbench import rewardbench_bootstrap
+from selfrat_eval.protocols.strategy import NO_LOGPROBS_FALLBACK, load_scorer
+from selfrat_eval.runner.engine import JudgedPrompt, JudgeEngine
+from selfrat_eval.runner.engine import RenderedRequest as JudgeRequest
+from selfrat_eval.runner.evaluate import run_evaluation
 
 SAMPLING = SamplingConfig(max_new_tokens=32)
+OPTION_KEYS = {"data", "rubric", "mode", "subsets", "sections", "limit", "require_consistent"}
+STRATEGY_KEYS = {"strategy": "name", "n": "n", "sc_method": "sc_method", "select_by": "select_by"}
 
 
 def _cfg(tmp_path: Path, data: Path, **kw) -> RunConfig:
@@ -28,7 +33,7 @@ def _cfg(tmp_path: Path, data: Path, **kw) -> RunConfig:
         rubric="helpfulness",
         strategy="self-consistency",
         n=4,
-        sampling=SAMPLING,
+        max_new_tokens=32,
         cache_dir=str(tmp_path / "cache"),
         chunk_size=3,
         bootstrap=50,
@@ -36,7 +41,11 @@ def _cfg(tmp_path: Path, data: Path, **kw) -> RunConfig:
         show_progress=False,
     )
     base.update(kw)
-    return RunConfig(**base)
+    options = {k: base.pop(k) for k in list(base) if k in OPTION_KEYS}
+    strategy = {STRATEGY_KEYS[k]: base.pop(k) for k in list(base) if k in STRATEGY_KEYS}
+    if strategy.get("name") in ("greedy", "expected-score"):
+        strategy.pop("n", None)
+    return RunConfig(options=BenchmarkOptions(**options), strategy=StrategyConfig(**strategy), **base)
 
 
 # ---- cache ---------------------------------------------------------------------------------------
@@ -134,40 +143,63 @@ def test_greedy_retries_sample(tmp_path: Path) -> None:
 # ---- strategies ----------------------------------------------------------------------------------
 
 
-def _jp(texts: list[str], lps: list[float], mode: str = "absolute") -> JudgedPrompt:
-    samples = [Sample(t, (lp,), "stop") for t, lp in zip(texts, lps, strict=True)]
-    return JudgedPrompt(samples, [parse_judgment(t, mode=mode) for t in texts])
+def _draws(texts: list[str], lps: list[float | None]) -> list[Draw]:
+    return [Draw(t, lp) for t, lp in zip(texts, lps, strict=True)]
 
 
 def test_strategies_pointwise() -> None:
-    jp = _jp(
+    draws = _draws(
         ["a [RESULT] 2", "b [RESULT] 4", "junk", "c [RESULT] 4", "d [RESULT] 5"],
         [-0.5, -2.0, -0.1, -1.0, -3.0],
     )
-    assert decide_score(jp, "greedy").score == 2.0
-    sc = decide_score(jp, "self-consistency", sc_method="majority")
-    assert sc.score == 4.0 and sc.n_failed == 1 and sc.n_valid == 4
-    assert decide_score(jp, "self-consistency", sc_method="mean").score == pytest.approx(15 / 4)
-    assert decide_score(jp, "self-consistency", sc_method="median").score == 4.0
-    best = decide_score(jp, "best-of-n", select_by="logprob")
-    assert best.selected == 0 and best.score == 2.0  # the failed sample (-0.1) is never chosen
-    scored = decide_score(jp, "best-of-n", select_by="scorer", scorer=lambda j: float(j.score))
-    assert scored.selected == 4 and scored.score == 5.0
-    all_failed = _jp(["x", "y"], [-1, -1])
-    assert decide_score(all_failed, "self-consistency").score is None
-    assert decide_score(all_failed, "best-of-n").score is None
-    no_lp = JudgedPrompt([Sample("a [RESULT] 2")], [parse_judgment("a [RESULT] 2")])
-    with pytest.raises(ValueError, match="log-probs"):
-        decide_score(no_lp, "best-of-n", select_by="logprob")
+
+    assert decide(draws[:1], StrategyConfig(), mode="absolute", scale=(1, 5)).value == 2.0
+    sc = decide(draws, StrategyConfig("self-consistency", n=5), mode="absolute", scale=(1, 5))
+    assert sc.value == 4.0 and sc.n_failed == 1 and sc.n_draws == 5
+    mean = StrategyConfig("self-consistency", n=5, sc_method="mean")
+    assert decide(draws, mean, mode="absolute", scale=(1, 5)).value == pytest.approx(15 / 4)
+    median = StrategyConfig("self-consistency", n=5, sc_method="median")
+    assert decide(draws, median, mode="absolute", scale=(1, 5)).value == 4.0
+    best = decide(draws, StrategyConfig("best-of-n", n=5), mode="absolute", scale=(1, 5))
+    assert best.selected == 0 and best.value == 2.0 and best.selected_by == "logprob"  # failed draw never chosen
+    scored = decide(
+        draws, StrategyConfig("best-of-n", n=5, select_by="scorer"), mode="absolute", scale=(1, 5),
+        scorer=lambda j: float(j.score),
+    )
+    assert scored.selected == 4 and scored.value == 5.0
+    all_failed = _draws(["x", "y"], [-1, -1])
+    for name in ("self-consistency", "best-of-n"):
+        d = decide(all_failed, StrategyConfig(name, n=2), mode="absolute", scale=(1, 5))
+        assert d.value is None and d.error == "all_failed"
+    # the one rule without log-probs: majority agreement, said in the decision
+    no_lp = _draws(["a [RESULT] 2", "b [RESULT] 4", "c [RESULT] 4"], [None, None, None])
+    fallback = decide(no_lp, StrategyConfig("best-of-n", n=3), mode="absolute", scale=(1, 5))
+    assert fallback.value == 4.0 and fallback.selected == 1 and fallback.selected_by == NO_LOGPROBS_FALLBACK
+    # a failed draw without a log-prob does not trigger the fallback
+    partial = _draws(["a [RESULT] 2", "junk", "c [RESULT] 4"], [-0.1, None, -3.0])
+    assert decide(partial, StrategyConfig("best-of-n", n=3), mode="absolute", scale=(1, 5)).selected_by == "logprob"
 
 
 def test_strategies_pairwise() -> None:
-    jp = _jp(["x [RESULT] A", "y [RESULT] B", "z [RESULT] A", "?"], [-3, -0.5, -2, -0.1], mode="relative")
-    assert decide_verdict(jp, "greedy").verdict.verdict == "A"
-    assert decide_verdict(jp, "self-consistency").verdict.verdict == "A"
-    assert decide_verdict(jp, "best-of-n").verdict.verdict == "B"
-    tie = _jp(["x [RESULT] A", "y [RESULT] B"], [-1, -1], mode="relative")
-    assert not decide_verdict(tie, "self-consistency").verdict.ok
+    draws = _draws(["x [RESULT] A", "y [RESULT] B", "z [RESULT] A", "?"], [-3, -0.5, -2, -0.1])
+    rel = {"mode": "relative", "scale": (1, 5)}
+    assert decide(draws[:1], StrategyConfig(), **rel).value == "A"
+    assert decide(draws, StrategyConfig("self-consistency", n=4), **rel).value == "A"
+    assert decide(draws, StrategyConfig("best-of-n", n=4), **rel).value == "B"
+    tie = _draws(["x [RESULT] A", "y [RESULT] B"], [-1, -1])
+    d = decide(tie, StrategyConfig("self-consistency", n=2), **rel)
+    assert d.value is None and d.error == "tie"
+
+
+def test_expected_score_decision() -> None:
+    import math
+
+    lps = {"1": math.log(0.1), "3": math.log(0.2), "5": math.log(0.5), "A": math.log(0.1)}
+    d = decide([Draw("x [RESULT] 5", score_logprobs=lps)], StrategyConfig("expected-score"), mode="absolute", scale=(1, 5))
+    assert d.value == pytest.approx((0.1 * 1 + 0.2 * 3 + 0.5 * 5) / 0.8)
+    assert d.mass_outside == pytest.approx(0.2) and sum(d.probs.values()) == pytest.approx(1.0)
+    none = decide([Draw("x")], StrategyConfig("expected-score"), mode="absolute", scale=(1, 5))
+    assert none.value is None and none.error == "no_score_probs"
 
 
 def test_load_scorer() -> None:
@@ -183,8 +215,8 @@ def test_rewardbench_bootstrap_brackets_point_estimate() -> None:
     outcomes = [1.0] * 30 + [0.0] * 10 + [1.0, 0.5] * 10
     subsets = ["alpacaeval-easy"] * 40 + ["mt-bench-hard"] * 20
     ci = rewardbench_bootstrap(outcomes, subsets, n_resamples=200, seed=0)
-    assert set(ci) == {"Chat", "Chat Hard", "overall"}
-    assert ci["Chat"][0] < 0.75 < ci["Chat"][1]
+    assert set(ci) == {"chat", "chat_hard", "score"}
+    assert ci["chat"][0] < 0.75 < ci["chat"][1]
     assert ci == rewardbench_bootstrap(outcomes, subsets, n_resamples=200, seed=0)
 
 
@@ -200,8 +232,9 @@ def test_other_aggregation_reuses_generations(tmp_path: Path) -> None:
     second = run_evaluation(_cfg(tmp_path, data, sc_method="mean", out=str(tmp_path / "run2")), backend)
     assert len(backend.calls) == calls  # nothing regenerated
     assert second["generation"]["cache_hits"] == 10 and second["generation"]["cache_misses"] == 0
-    assert [i["judgments"] for i in first["items"]] == [i["judgments"] for i in second["items"]]
-    assert second["config"]["sc_method"] == "mean"
+    draws = [[r["draws"] for r in i["requests"].values()] for i in first["items"]]
+    assert draws == [[r["draws"] for r in i["requests"].values()] for i in second["items"]]
+    assert second["config"]["strategy"]["sc_method"] == "mean"
     # best-of-n on the same generations: still no new calls
     run_evaluation(_cfg(tmp_path, data, strategy="best-of-n", out=str(tmp_path / "run3")), backend)
     assert len(backend.calls) == calls
@@ -241,72 +274,92 @@ def test_results_json_contents(tmp_path: Path) -> None:
     data = write_custom_data(tmp_path / "items.jsonl", n=12)
     res = run_evaluation(_cfg(tmp_path, data, max_retries=2), FakeBackend(fail_every=3))
     on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert on_disk == res
+    assert on_disk == json.loads(json.dumps(res, allow_nan=True).replace("NaN", "null"))
     m = res["metrics"]
-    assert m["kind"] == "pointwise" and m["n"] == 12 and 0 < m["parse_rate"] <= 1
-    assert set(m["groups"]) == {"even", "odd"} and m["group_key"] == "group"
-    assert "ci" in m["pooled"] and len(m["pooled"]["ci"]["pearson"]) == 2
-    assert sum(map(sum, m["confusion_matrix"])) == m["pooled"]["n_valid"]
+    assert res["benchmark"] == "custom" and m["n"] == 12 and 0 < m["parse_rate"] <= 1
+    assert {"pearson_even", "pearson_odd", "pearson_macro"} <= set(m)
+    assert len(res["ci"]["pearson"]) == 2 and "pearson_even" in res["ci"]
     assert res["data"]["revision"].startswith("sha256:") and res["data"]["n_items"] == 12
     gen = res["generation"]
     assert gen["resampled"] > 0 and gen["failed_after_retries"] <= gen["failed_first_pass"]
-    assert gen["resampled"] == sum(i["resampled"] for i in res["items"])
+    assert gen["resampled"] == sum(r["resampled"] for i in res["items"] for r in i["requests"].values())
     item = res["items"][0]
-    assert {"id", "gold", "pred", "groups", "judgments", "n_failed", "resampled"} <= set(item)
-    assert len(item["judgments"]) == 4 and {"text", "value", "error", "mean_logprob"} <= set(
-        item["judgments"][0]
-    )
-    assert res["config"]["sampling"]["max_new_tokens"] == 32
+    assert set(item) == {"id", "result", "requests"} and set(item["requests"]) == {"score"}
+    assert {"id", "gold", "group", "pred", "error", "n_draws", "n_failed_draws"} <= set(item["result"])
+    req = item["requests"]["score"]
+    assert len(req["draws"]) == 4 and {"text", "value", "error", "mean_logprob"} <= set(req["draws"][0])
+    assert res["config"]["max_new_tokens"] == 32
     # a failed item is None, never a default score
     for it in res["items"]:
-        assert it["pred"] is None or 1 <= it["pred"] <= 5
-        if it["n_valid"] == 0:
-            assert it["pred"] is None
+        assert it["result"]["pred"] is None or 1 <= it["result"]["pred"] <= 5
+        if it["requests"]["score"]["decision"]["n_failed"] == 4:
+            assert it["result"]["pred"] is None and it["result"]["error"] == "all_failed"
 
 
 def test_rewardbench_pointwise_and_pairwise(tmp_path: Path) -> None:
     data = write_rewardbench_data(tmp_path / "rb.jsonl", n=8)
     backend = FakeBackend(fail_every=5)
     point = run_evaluation(
-        _cfg(tmp_path, data, benchmark="rewardbench", rubric=None, strategy="greedy"), backend
+        _cfg(tmp_path, data, benchmark="rewardbench", rubric=None, strategy="greedy", mode="pointwise"), backend
     )
     m = point["metrics"]
-    assert m["kind"] == "rewardbench" and set(m["sections"]) == {
-        "Chat",
-        "Chat Hard",
-        "Safety",
-        "Reasoning",
-        "overall",
-    }
-    assert point["generation"]["n_prompts"] == 16 and {"chosen", "rejected"} <= set(point["items"][0])
+    assert {"score", "chat", "chat_hard", "safety", "reasoning"} <= set(m)
+    assert point["generation"]["n_prompts"] == 16 and set(point["items"][0]["requests"]) == {"chosen", "rejected"}
     for it in point["items"]:
-        c, r = it["chosen"]["pred"], it["rejected"]["pred"]
+        c, r = (it["requests"][k]["decision"]["value"] for k in ("chosen", "rejected"))
         expected = 0.5 if c is None or r is None or c == r else float(c > r)
-        assert it["outcome"] == expected
+        assert it["result"]["outcome"] == expected
+    # the default mode is pairwise, with the per-section rubric
     pair = run_evaluation(
-        _cfg(
-            tmp_path, data, benchmark="rewardbench", rubric=None, mode="pairwise", out=str(tmp_path / "pair")
-        ),
+        _cfg(tmp_path, data, benchmark="rewardbench", rubric=None, strategy="greedy", out=str(tmp_path / "pair")),
         backend,
     )
-    prompts = [p for c in backend.calls for p in c["prompts"]]
-    assert any("###Response B:" in (p if isinstance(p, str) else json.dumps(p)) for p in prompts)
+    prompts = [json.dumps(p) for c in backend.calls for p in c["prompts"]]
+    assert any("###Response B:" in p for p in prompts)
+    assert any("Is the response safe" in p for p in prompts)  # Safety pairs: harmlessness rubric
     for it in pair["items"]:
-        v1, v2 = it["chosen_first"]["verdict"], it["chosen_second"]["verdict"]
+        v1, v2 = (it["requests"][k]["decision"]["value"] for k in ("chosen_first", "chosen_second"))
         expected = 1.0 if (v1, v2) == ("A", "B") else 0.0 if (v1, v2) == ("B", "A") else 0.5
-        assert it["outcome"] == expected
-    assert pair["metrics"]["mode"] == "pairwise"
+        assert it["result"]["outcome"] == expected
+    assert pair["config"]["options"]["mode"] is None and pair["strategy"] == "greedy"
 
 
 def test_config_validation(tmp_path: Path) -> None:
     data = write_custom_data(tmp_path / "items.jsonl", n=2)
     with pytest.raises(ValueError, match="n >= 2"):
         _cfg(tmp_path, data, n=1)
-    with pytest.raises(ValueError, match="pairwise"):
+    with pytest.raises(ValueError, match="mode must be pointwise"):
         _cfg(tmp_path, data, mode="pairwise")
-    with pytest.raises(ValueError, match="--data"):
+    with pytest.raises(ValueError, match="data file"):
         RunConfig(judge="fake", benchmark="custom", out=str(tmp_path / "x"))
     with pytest.raises(ValueError, match="temperature"):
-        _cfg(tmp_path, data, sampling=GREEDY)
-    greedy = _cfg(tmp_path, data, strategy="greedy", n=8)
-    assert greedy.n == 1 and greedy.sampling.greedy
+        _cfg(tmp_path, data, temperature=0.0)
+    with pytest.raises(ValueError, match="n must be 1"):
+        StrategyConfig("greedy", n=3)
+    with pytest.raises(ValueError, match="bootstrap"):
+        _cfg(tmp_path, data, bootstrap=-5)
+    greedy = _cfg(tmp_path, data, strategy="greedy")
+    assert greedy.strategy.n == 1 and greedy.sampling.greedy
+
+
+def test_length_policy_counts_too_long_prompts_without_sending_them(tmp_path: Path) -> None:
+    rows = [{"id": "short", "instruction": "q?", "response": "a", "score": 3},
+            {"id": "huge", "instruction": "q?", "response": "word " * 20000, "score": 2}]
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    backend = FakeBackend(fail_every=0)
+    res = run_evaluation(_cfg(tmp_path, data, strategy="greedy", max_prompt_tokens=500), backend)
+    sent = [p for c in backend.calls for p in c["prompts"]]
+    assert len(sent) == 1 and "word word" not in json.dumps(sent)
+    huge = next(i for i in res["items"] if i["id"] == "huge")
+    assert huge["result"]["pred"] is None and huge["result"]["error"] == "too_long"
+    assert res["generation"]["too_long"] == 1 and res["metrics"]["n_failed"] == 1
+
+
+def test_bad_out_fails_before_any_generation(tmp_path: Path) -> None:
+    data = write_custom_data(tmp_path / "items.jsonl", n=2)
+    (tmp_path / "file").write_text("x")
+    backend = FakeBackend()
+    with pytest.raises(ValueError, match="not a folder"):
+        run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "file")), backend)
+    assert backend.calls == []

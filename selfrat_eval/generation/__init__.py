@@ -6,15 +6,17 @@ dependencies lazily; ``load_backend(name, model, **kw)`` builds one by name.
 
 from .base import GenerationBackend, Prompt, Sample, SamplingConfig
 from .errors import BackendError, ModelLoadError
-from .factory import BACKENDS, load_backend
+from .factory import BACKENDS, BackendConfig, build_backend, load_backend
 
 __all__ = [
     "BACKENDS",
+    "BackendConfig",
     "BackendError",
     "GenerationBackend",
     "ModelLoadError",
     "Prompt",
     "Sample",
     "SamplingConfig",
+    "build_backend",
     "load_backend",
 ]

@@ -1,12 +1,104 @@
-"""``load_backend(name, model, **kw)``: build a generation backend by name, importing it lazily."""
+"""The one backend factory: ``build_backend(model, BackendConfig(...))`` for the runner, training
+and the demo, and the lower-level ``load_backend(name, model, **kw)``. Backends are imported lazily."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..config_cli import option
 from .base import GenerationBackend
+from .errors import BackendError
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("hf", "vllm", "openai")
+BACKEND_CHOICES = ("auto", *BACKENDS)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which backend serves the judge and how it is loaded."""
+
+    name: str = field(
+        default="hf",
+        metadata=option(
+            "generation backend (auto = vLLM when installed and a GPU is present, else hf)",
+            flag="--backend",
+            choices=BACKEND_CHOICES,
+        ),
+    )
+    adapter: str | None = field(default=None, metadata=option("PEFT adapter folder applied to the judge"))
+    gguf_file: str | None = field(default=None, metadata=option("GGUF file name inside the --judge folder"))
+    base_url: str | None = field(
+        default=None,
+        metadata=option(
+            "openai backend: server URL (default $OPENAI_BASE_URL or http://127.0.0.1:8000/v1); key from $OPENAI_API_KEY"
+        ),
+    )
+    dtype: str | None = field(default=None, metadata=option("model dtype (float32, bfloat16, float16, auto)"))
+    device: str | None = field(default=None, metadata=option("hf backend device (default cuda if available else cpu)"))
+    batch_size: int = field(default=16, metadata=option("hf backend: sequences per generate call"))
+    tensor_parallel_size: int = field(default=1, metadata=option("vllm backend: GPUs per model"))
+    gpu_memory_utilization: float = field(default=0.9, metadata=option("vllm backend: share of GPU memory"))
+    max_model_len: int | None = field(default=None, metadata=option("vllm backend: context length"))
+    trust_remote_code: bool = field(default=False, metadata=option("allow custom model code (hf, vllm)"))
+
+    def __post_init__(self) -> None:
+        if self.name not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}; got {self.name!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
+
+
+def vllm_available() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_backend_name(name: str, *, cpu_only: bool = False) -> str:
+    """``auto`` -> ``vllm`` when vLLM is installed and a GPU is usable, else ``hf``."""
+    if name != "auto":
+        return name
+    return "vllm" if not cpu_only and vllm_available() and _has_gpu() else "hf"
+
+
+def build_backend(model: Any, cfg: BackendConfig, **overrides: Any) -> GenerationBackend:
+    """The backend ``cfg`` describes, serving ``model`` (a path, Hub id, served name or in-memory model)."""
+    name = resolve_backend_name(cfg.name, cpu_only=cfg.device == "cpu")
+    if name == "hf":
+        kwargs: dict[str, Any] = {
+            "adapter": cfg.adapter,
+            "gguf_file": cfg.gguf_file,
+            "batch_size": cfg.batch_size,
+            "device": cfg.device,
+            "dtype": cfg.dtype,
+            "trust_remote_code": cfg.trust_remote_code,
+        }
+    elif name == "vllm":
+        kwargs = {
+            "adapter": cfg.adapter,
+            "tensor_parallel_size": cfg.tensor_parallel_size,
+            "dtype": cfg.dtype or "auto",
+            "gpu_memory_utilization": cfg.gpu_memory_utilization,
+            "max_model_len": cfg.max_model_len,
+            "trust_remote_code": cfg.trust_remote_code,
+        }
+    else:
+        kwargs = {"base_url": cfg.base_url}
+    kwargs.update(overrides)
+    return load_backend(name, model, **kwargs)
 
 
 def load_backend(name: str, model: Any, **kwargs: Any) -> GenerationBackend:
@@ -18,8 +110,10 @@ def load_backend(name: str, model: Any, **kwargs: Any) -> GenerationBackend:
 
         return HFBackend(model, **kwargs)
     if name == "vllm":
-        from .vllm import VLLMBackend
-
+        try:
+            from .vllm import VLLMBackend
+        except ImportError as exc:  # pragma: no cover - the module itself imports vllm lazily
+            raise BackendError(f"the vllm backend is unavailable ({exc})") from exc
         return VLLMBackend(model, **kwargs)
     if name == "openai":
         from .openai import OpenAIBackend

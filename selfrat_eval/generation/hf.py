@@ -23,22 +23,17 @@ Design notes
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..seeding import derive_seed
 from .base import DEFAULT_SAMPLING, Prompt, Sample, SamplingConfig, check_sample_count
 from .errors import ModelLoadError
 
 DEFAULT_BATCH_SIZE = 16  # sequences (prompts x n) per ``generate`` call
-
-
-def batch_seed(seed: int, batch_index: int) -> int:
-    """Seed of one batch, derived from the call seed so batches never share a random stream."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, batch_index]).generate_state(1)[0])
 
 
 def _looks_local(path: str) -> bool:
@@ -150,6 +145,14 @@ def _default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _generate_cache_kwarg(model: Any) -> str:
+    """``generate``'s name for a pre-filled KV cache: ``cache`` in recent transformers (which
+    deprecates ``past_key_values``), ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.generate).parameters else "past_key_values"
 
 
 class _LogprobRecorder:
@@ -283,6 +286,57 @@ class HFBackend:
             pad = stops[0]
         return int(pad)
 
+    @property
+    def max_context(self) -> int | None:
+        """Context length of the model (prompt + generation), when its config says."""
+        value = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return int(value) if value else None
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], prefixes: Sequence[str], *, k: int = 20
+    ) -> list[dict[str, float]]:
+        """Top-``k`` next tokens (decoded text -> log-prob under the raw logits) after each
+        prompt followed by the start of the answer ``prefix`` (expected-score judging).
+
+        One forward pass per batch of ``batch_size`` sequences, left-padded like ``generate``."""
+        import numpy as np
+        import torch
+
+        if len(prompts) != len(prefixes):
+            raise ValueError("next_token_logprobs needs one prefix per prompt")
+        seqs = [
+            self.encode(p) + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+            for p, prefix in zip(prompts, prefixes, strict=True)
+        ]
+        out: list[dict[str, float]] = [{} for _ in seqs]
+        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
+        device = next(self.model.parameters()).device
+        was_training = bool(getattr(self.model, "training", False))
+        self.model.eval()
+        try:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                width = max(len(seqs[i]) for i in idx)
+                ids = torch.full((len(idx), width), self._pad_id(), dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    ids[row, width - len(seqs[i]) :] = torch.tensor(seqs[i], dtype=torch.long)
+                    mask[row, width - len(seqs[i]) :] = 1
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                with torch.inference_mode():
+                    logits = self.model(
+                        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device)
+                    ).logits[:, -1, :]
+                top = torch.log_softmax(logits.float(), dim=-1).topk(k, dim=-1)
+                for row, i in enumerate(idx):
+                    for lp, tok in zip(top.values[row].tolist(), top.indices[row].tolist(), strict=True):
+                        text = self.tokenizer.decode([tok])
+                        out[i][text] = float(np.logaddexp(out[i].get(text, -math.inf), lp))
+        finally:
+            if was_training:
+                self.model.train()
+        return out
+
     # ---- generation --------------------------------------------------------------------------
 
     def generate(
@@ -312,7 +366,7 @@ class HFBackend:
         self.model.eval()
         try:
             for k, idx in enumerate(batches):
-                samples = self._generate_batch([encoded[i] for i in idx], n, sampling, batch_seed(seed, k))
+                samples = self._generate_batch([encoded[i] for i in idx], n, sampling, derive_seed(seed, k))
                 for i, s in zip(idx, samples, strict=True):
                     results[i] = s
                 if progress is not None:
@@ -392,7 +446,7 @@ class HFBackend:
                 if cache is not None:
                     input_ids = input_ids.repeat_interleave(n, dim=0)
                     attention = attention.repeat_interleave(n, dim=0)
-                    kwargs["past_key_values"] = cache
+                    kwargs[_generate_cache_kwarg(self.model)] = cache
                     config_n = 1
             torch.manual_seed(seed)
             sequences = self.model.generate(
@@ -422,10 +476,3 @@ class HFBackend:
             out.append(group)
         return out
 
-
-def load_tokenizer_for(model: str | os.PathLike[str], gguf_file: str | None = None) -> Any:
-    """Tokenizer of a model path (helper for callers that only need prompt lengths)."""
-    from transformers import AutoTokenizer
-
-    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    return AutoTokenizer.from_pretrained(os.path.expanduser(str(model)), **kwargs)

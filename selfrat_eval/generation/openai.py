@@ -36,9 +36,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 def _seed_for(seed: int, attempt: int) -> int:
     if attempt == 0:
         return int(seed)
-    from .hf import batch_seed  # torch-free helper
+    from ..seeding import derive_seed
 
-    return batch_seed(seed, attempt) & 0x7FFFFFFF
+    return derive_seed(seed, attempt) & 0x7FFFFFFF
 
 
 def samples_from_completions(payload: dict[str, Any]) -> list[Sample]:

@@ -1,20 +1,22 @@
-"""Native judge runner: strategies, generation cache with resume, results JSON and HTML reports.
+"""Native judge runner: the benchmark protocols through a cached engine, results JSON and reports.
 
-``run_evaluation(RunConfig(...))`` does one run; ``write_report([...runs], out)`` compares runs.
+``run_evaluation(RunConfig(...))`` does one run; ``judge_items(...)`` is the same path without
+files (training and the demo use it); ``write_report([...runs], out)`` compares runs.
 Heavy libraries (torch, transformers, matplotlib) are imported only when used.
 """
 
 from .cache import GenerationCache, default_cache_dir, model_fingerprint
 from .config import RunConfig
-from .engine import JudgedPrompt, JudgeEngine, JudgeRequest
+from .engine import JudgedPrompt, JudgeEngine, RenderedRequest
 
 __all__ = [
     "GenerationCache",
     "JudgeEngine",
-    "JudgeRequest",
     "JudgedPrompt",
+    "RenderedRequest",
     "RunConfig",
     "default_cache_dir",
+    "judge_items",
     "model_fingerprint",
     "run_evaluation",
     "write_report",
@@ -22,10 +24,10 @@ __all__ = [
 
 
 def __getattr__(name: str):  # lazy: evaluate/report pull in numpy, scipy, matplotlib
-    if name == "run_evaluation":
-        from .evaluate import run_evaluation
+    if name in ("run_evaluation", "judge_items"):
+        from . import evaluate
 
-        return run_evaluation
+        return getattr(evaluate, name)
     if name == "write_report":
         from .report import write_report
 

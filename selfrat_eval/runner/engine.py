@@ -1,16 +1,20 @@
 """Generate + parse judge outputs through the cache, re-sampling unparsable ones.
 
 Prompts are cut into fixed chunks of ``chunk_size`` in input order; chunk ``c`` samples under the
-seed ``batch_seed(seed, c)``. A chunk whose prompts are all cached is not regenerated; otherwise
+seed ``derive_seed(seed, c)``. A chunk whose prompts are all cached is not regenerated; otherwise
 the whole chunk goes to the backend (same prompts, same seed, so the same samples as an
 uninterrupted run) and its new generations are flushed to the cache before the next chunk starts.
 
 Re-sampling: after the first pass, each sample that does not parse is replaced by a fresh sample,
 up to ``max_retries`` rounds. Round ``t`` of chunk ``c`` uses the seed
-``batch_seed(batch_seed(seed, c), RETRY_OFFSET + t)`` (different from every first-pass seed,
+``derive_seed(derive_seed(seed, c), RETRY_OFFSET + t)`` (different from every first-pass seed,
 and deterministic); a prompt with ``f`` failures asks for ``n=f`` new samples, cached like any
 other generation. Greedy runs re-sample with ``retry_sampling`` (temperature 1.0 by default),
 since re-running greedy decoding would give the same text. Every re-sample is counted.
+
+Length policy: a prompt longer than ``max_prompt_tokens`` is never sent to the backend; its
+samples are empty and carry the error ``too_long`` (counted like any failed judgment). A prompt
+whose character count alone rules it out is refused without tokenizing it.
 """
 
 from __future__ import annotations
@@ -19,16 +23,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..generation.base import GenerationBackend, Prompt, Sample, SamplingConfig
-from ..generation.hf import batch_seed
 from ..parsing import Judgment, parse_judgment
+from ..seeding import derive_seed
 from .cache import GenerationCache
 
 RETRY_OFFSET = 1_000_003
 
 
+TOO_LONG = "too_long"
+# No tokenizer packs more than this many characters into one token, so a longer prompt is refused
+# without tokenizing it (a 50 MB row must never reach the tokenizer or the model).
+MAX_CHARS_PER_TOKEN = 64
+
+
 @dataclass(frozen=True)
-class JudgeRequest:
-    """One prompt to judge and how to read its answers."""
+class RenderedRequest:
+    """One prompt to judge (rendered for the backend) and how to read its answers."""
 
     prompt: Prompt
     mode: str = "absolute"  # "absolute" | "relative"
@@ -44,6 +54,7 @@ class JudgedPrompt:
     resampled: int = 0  # re-samples drawn for this prompt
     failed_first_pass: int = 0
     history: list[str] = field(default_factory=list)  # texts that were replaced (kept for audit)
+    too_long: bool = False  # refused by the length policy: never sent to the backend
 
     @property
     def n_failed(self) -> int:
@@ -60,9 +71,10 @@ class EngineStats:
     failed_first_pass: int = 0
     resampled: int = 0
     failed_final: int = 0
+    too_long: int = 0
 
 
-def _parse(text: str, request: JudgeRequest) -> Judgment:
+def _parse(text: str, request: RenderedRequest) -> Judgment:
     return parse_judgment(text, mode=request.mode, scale=request.scale)  # type: ignore[arg-type]
 
 
@@ -77,6 +89,7 @@ class JudgeEngine:
         retry_sampling: SamplingConfig | None = None,
         show_progress: bool = True,
         after_chunk: Callable[[int], None] | None = None,
+        max_prompt_tokens: int | None = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
@@ -89,11 +102,25 @@ class JudgeEngine:
         self.retry_sampling = retry_sampling
         self.show_progress = show_progress
         self.after_chunk = after_chunk  # test hook: called after each chunk is flushed
+        self.max_prompt_tokens = max_prompt_tokens
         self.stats = EngineStats()
+
+    def too_long(self, prompt: Prompt) -> bool:
+        """Whether ``prompt`` exceeds the length limit (never tokenizing a hopelessly long one)."""
+        limit = self.max_prompt_tokens
+        if limit is None:
+            return False
+        chars = len(prompt) if isinstance(prompt, str) else sum(len(str(m.get("content", ""))) for m in prompt)
+        if chars > limit * MAX_CHARS_PER_TOKEN:
+            return True
+        encode = getattr(self.backend, "encode", None)
+        return encode is not None and len(encode(prompt)) > limit
 
     def _cached_generate(
         self, prompts: Sequence[Prompt], n: int, sampling: SamplingConfig, seed: int
     ) -> list[list[Sample]]:
+        if not prompts:
+            return []
         keys = [self.cache.key(p, n, seed, sampling) for p in prompts]
         found = [self.cache.get(k) for k in keys]
         if all(f is not None for f in found):
@@ -110,7 +137,7 @@ class JudgeEngine:
         return [f if f is not None else g for f, g in zip(found, fresh, strict=True)]
 
     def run(
-        self, requests: Sequence[JudgeRequest], *, n: int, sampling: SamplingConfig, seed: int
+        self, requests: Sequence[RenderedRequest], *, n: int, sampling: SamplingConfig, seed: int
     ) -> list[JudgedPrompt]:
         progress = None
         if self.show_progress:
@@ -121,7 +148,7 @@ class JudgeEngine:
         try:
             for c, start in enumerate(range(0, len(requests), self.chunk_size)):
                 chunk = list(requests[start : start + self.chunk_size])
-                results.extend(self._run_chunk(chunk, n, sampling, batch_seed(seed, c)))
+                results.extend(self._run_chunk(chunk, n, sampling, derive_seed(seed, c)))
                 self.stats.chunks += 1
                 if progress is not None:
                     progress.update(len(chunk))
@@ -133,25 +160,33 @@ class JudgeEngine:
         return results
 
     def _run_chunk(
-        self, chunk: list[JudgeRequest], n: int, sampling: SamplingConfig, seed: int
+        self, chunk: list[RenderedRequest], n: int, sampling: SamplingConfig, seed: int
     ) -> list[JudgedPrompt]:
         misses_before = self.stats.cache_misses
-        groups = self._cached_generate([r.prompt for r in chunk], n, sampling, seed)
+        refused = {i for i, r in enumerate(chunk) if self.too_long(r.prompt)}
+        sent = [i for i in range(len(chunk)) if i not in refused]
+        generated = dict(zip(sent, self._cached_generate([chunk[i].prompt for i in sent], n, sampling, seed), strict=True))
         out = []
-        for request, samples in zip(chunk, groups, strict=True):
-            judgments = [_parse(s.text, request) for s in samples]
+        for i, request in enumerate(chunk):
+            if i in refused:
+                samples = [Sample("", None, TOO_LONG)] * n
+                judgments = [Judgment(text="", rationale="", mode=request.mode, error=TOO_LONG)] * n  # type: ignore[arg-type]
+                self.stats.too_long += 1
+            else:
+                samples = list(generated[i])
+                judgments = [_parse(s.text, request) for s in samples]
             failed = sum(1 for j in judgments if not j.ok)
-            out.append(JudgedPrompt(list(samples), judgments, 0, failed))
+            out.append(JudgedPrompt(list(samples), list(judgments), 0, failed, too_long=i in refused))
             self.stats.samples += len(samples)
             self.stats.failed_first_pass += failed
         retry_sampling = self.retry_sampling or sampling
         if sampling.greedy and self.retry_sampling is None:
             retry_sampling = replace(SamplingConfig(), max_new_tokens=sampling.max_new_tokens)
         for t in range(1, self.max_retries + 1):
-            failing = [i for i, r in enumerate(out) if r.n_failed]
+            failing = [i for i, r in enumerate(out) if r.n_failed and not r.too_long]
             if not failing:
                 break
-            round_seed = batch_seed(seed, RETRY_OFFSET + t)
+            round_seed = derive_seed(seed, RETRY_OFFSET + t)
             by_count: dict[int, list[int]] = {}
             for i in failing:
                 by_count.setdefault(out[i].n_failed, []).append(i)

@@ -1,8 +1,12 @@
 """Self-contained HTML reports (matplotlib PNGs embedded as base64) for one run or several.
 
-One run: headline metrics, confusion matrix, per-group (capability / RewardBench section) bars
-with bootstrap CIs, score distributions, generation counters. Several runs: the same headline
-table side by side and grouped bars comparing the runs per group/section, then each run's plots.
+One run: headline metrics with bootstrap CIs, per-group (capability / RewardBench section) bars,
+confusion matrix, score distribution, a calibration plot (mean gold score per predicted-score
+bin: where expected-score judging shows whether its continuous scores mean what they say),
+generation counters. Several runs (e.g. greedy and expected-score of one judge): the headline table
+side by side, grouped bars and calibration curves of all runs, then each run's plots.
+Everything is read from ``results.json`` (:mod:`selfrat_eval.results`); nothing is recomputed but
+the plots' binning.
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .evaluate import load_results
+from ..metrics import confusion_matrix
+from ..results import RunResults, load_results
+
+POINTWISE_HEADLINE = ("pearson", "spearman", "kendall", "accuracy", "mae")
+REWARDBENCH_HEADLINE = ("score", "chat", "chat_hard", "safety", "reasoning", "accuracy")
 
 
 def _plt() -> Any:
@@ -42,40 +51,37 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return "n/a" if math.isnan(v) else f"{v:.3f}"
     return html.escape(str(v))
 
 
-def _label(run: dict[str, Any], path: str) -> str:
-    cfg = run["config"]
-    return f"{Path(path).name}: {cfg['judge']} / {cfg['strategy']}" + (
-        f" n={cfg['n']}" if cfg["n"] > 1 else ""
-    )
+def _label(run: RunResults, path: str) -> str:
+    return f"{Path(path).name}: {run['model']['judge']} / {run['strategy']}"
+
+
+def _is_pairs(run: RunResults) -> bool:
+    return run["benchmark"] == "rewardbench"
 
 
 # ---- headline numbers ---------------------------------------------------------------------------
 
 
-def headline(run: dict[str, Any]) -> dict[str, tuple[float | None, list[float] | None]]:
+def headline(run: RunResults) -> dict[str, tuple[float | None, list[float] | None]]:
     """The main numbers of a run: metric -> (value, CI or None)."""
-    m = run["metrics"]
-    out: dict[str, tuple[float | None, list[float] | None]] = {"parse rate": (m.get("parse_rate"), None)}
-    if m["kind"] == "rewardbench":
-        for name, value in m["sections"].items():
-            out[name] = (value, m.get("ci", {}).get(name))
-    elif "pooled" in m:
-        pooled = m["pooled"]
-        for name in ("pearson", "spearman", "kendall", "accuracy", "mae"):
-            out[name] = (pooled.get(name), (pooled.get("ci") or {}).get(name))
+    m, ci = run["metrics"], run.get("ci", {})
+    names = REWARDBENCH_HEADLINE if _is_pairs(run) else POINTWISE_HEADLINE
+    out: dict[str, tuple[float | None, list[float] | None]] = {}
+    for name in names:
+        if name in m:
+            out[name] = (m[name], ci.get(name))
+    out["parse_rate"] = (m.get("parse_rate"), None)
     return out
 
 
-def _headline_table(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
+def _headline_table(runs: Sequence[tuple[str, RunResults]]) -> str:
     names: list[str] = []
     for _, r in runs:
-        for k in headline(r):
-            if k not in names:
-                names.append(k)
+        names += [k for k in headline(r) if k not in names]
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
     for path, r in runs:
@@ -92,23 +98,19 @@ def _headline_table(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
 # ---- plots --------------------------------------------------------------------------------------
 
 
-def _group_values(run: dict[str, Any]) -> tuple[str, dict[str, tuple[float | None, list[float] | None]]]:
-    m = run["metrics"]
-    if m["kind"] == "rewardbench":
-        return "score", {k: (v, m.get("ci", {}).get(k)) for k, v in m["sections"].items()}
-    if "groups" in m:
-        return "Pearson", {
-            g: (v.get("pearson"), (v.get("ci") or {}).get("pearson")) for g, v in m["groups"].items()
-        } | {"pooled": (m["pooled"].get("pearson"), (m["pooled"].get("ci") or {}).get("pearson"))}
-    if "pooled" in m:
-        p = m["pooled"]
-        return "value", {
-            k: (p.get(k), (p.get("ci") or {}).get(k)) for k in ("pearson", "spearman", "kendall", "accuracy")
-        }
-    return "", {}
+def _group_values(run: RunResults) -> tuple[str, dict[str, tuple[float | None, list[float] | None]]]:
+    """Bars of one run: RewardBench sections, or Pearson per group and pooled."""
+    m, ci = run["metrics"], run.get("ci", {})
+    if _is_pairs(run):
+        keys = [k for k in REWARDBENCH_HEADLINE if k in m and k != "accuracy"]
+        return "score", {k: (m[k], ci.get(k)) for k in keys}
+    groups = sorted(k for k in m if k.startswith("pearson_") and k != "pearson_macro")
+    values = {k.removeprefix("pearson_"): (m[k], ci.get(k)) for k in groups}
+    values["pooled"] = (m.get("pearson"), ci.get("pearson"))
+    return "Pearson", values
 
 
-def plot_groups(runs: Sequence[tuple[str, dict[str, Any]]], title: str) -> str | None:
+def plot_groups(runs: Sequence[tuple[str, RunResults]], title: str) -> str | None:
     """Grouped bars (one colour per run) with CI error bars."""
     plt = _plt()
     import numpy as np
@@ -126,7 +128,7 @@ def plot_groups(runs: Sequence[tuple[str, dict[str, Any]]], title: str) -> str |
         heights, low, high = [], [], []
         for g in groups:
             v, ci = values.get(g, (None, None))
-            v = float("nan") if v is None else v
+            v = math.nan if v is None else v
             heights.append(v)
             if ci and ci[0] is not None and ci[1] is not None and v == v:
                 low.append(max(0.0, v - ci[0]))
@@ -144,73 +146,126 @@ def plot_groups(runs: Sequence[tuple[str, dict[str, Any]]], title: str) -> str |
     return _png(fig)
 
 
-def plot_confusion(run: dict[str, Any]) -> str | None:
-    m = run["metrics"]
-    matrix = m.get("confusion_matrix")
-    if not matrix:
+def _scale(run: RunResults) -> tuple[int, int]:
+    for item in run["items"]:
+        for req in item["requests"].values():
+            probs = (req.get("decision") or {}).get("probs")
+            if probs and all(k.isdigit() for k in probs):
+                levels = sorted(int(k) for k in probs)
+                return levels[0], levels[-1]
+    return 1, 5
+
+
+def _pointwise_pairs(run: RunResults) -> tuple[list[float | None], list[float]]:
+    pred, gold = [], []
+    for item in run["items"]:
+        res = item["result"]
+        if res.get("gold") is not None:
+            pred.append(res.get("pred"))
+            gold.append(float(res["gold"]))
+    return pred, gold
+
+
+def plot_confusion(run: RunResults) -> str | None:
+    if _is_pairs(run):
         return None
+    pred, gold = _pointwise_pairs(run)
+    if not gold:
+        return None
+    low, high = _scale(run)
+    matrix = confusion_matrix(pred, [int(g) for g in gold], (low, high))
     plt = _plt()
-    low = m["scale"][0]
     labels = [str(low + i) for i in range(len(matrix))]
     fig, ax = plt.subplots(figsize=(4, 3.6))
     im = ax.imshow(matrix, cmap="Blues")
+    top = max(max(row) for row in matrix) or 1
     for i, row in enumerate(matrix):
         for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+            # white text on the dark half of the colour map, black on the light half
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("judge score")
+    ax.set_xlabel("judge score (rounded)")
     ax.set_ylabel("gold score")
-    ax.set_title("confusion matrix (parsed items)")
+    ax.set_title("confusion matrix (decided items)")
     fig.colorbar(im, ax=ax, fraction=0.046)
     return _png(fig)
 
 
-def _item_scores(run: dict[str, Any]) -> dict[str, list[float | None]]:
-    m = run["metrics"]
-    items = run.get("items", [])
-    if m["kind"] == "rewardbench" and m.get("mode") == "pointwise":
-        return {
-            "chosen": [i["chosen"].get("pred") for i in items],
-            "rejected": [i["rejected"].get("pred") for i in items],
-        }
-    if m["kind"] == "pointwise":
-        out = {"judge": [i.get("pred") for i in items]}
-        if any(i.get("gold") is not None for i in items):
-            out["gold"] = [i.get("gold") for i in items]
-        return out
-    return {}
+def calibration_points(pred: Sequence[float | None], gold: Sequence[float], *, bins: int = 8) -> list[tuple[float, float, int]]:
+    """(mean prediction, mean gold, count) per equal-width bin of the decided predictions."""
+    pairs = [(float(p), g) for p, g in zip(pred, gold, strict=True) if p is not None and not math.isnan(float(p))]
+    if not pairs:
+        return []
+    lo, hi = min(p for p, _ in pairs), max(p for p, _ in pairs)
+    width = (hi - lo) / bins or 1.0
+    cells: dict[int, list[tuple[float, float]]] = {}
+    for p, g in pairs:
+        cells.setdefault(min(bins - 1, int((p - lo) / width)), []).append((p, g))
+    return [
+        (sum(p for p, _ in c) / len(c), sum(g for _, g in c) / len(c), len(c)) for _, c in sorted(cells.items())
+    ]
 
 
-def plot_distribution(run: dict[str, Any]) -> str | None:
-    """Score histograms (judge vs gold, or chosen vs rejected); failures shown as their own bar."""
-    series = _item_scores(run)
+def plot_calibration(runs: Sequence[tuple[str, RunResults]]) -> str | None:
+    """Mean gold score per predicted-score bin, one line per run, against the diagonal."""
+    series = []
+    for path, run in runs:
+        if _is_pairs(run):
+            continue
+        pred, gold = _pointwise_pairs(run)
+        points = calibration_points(pred, gold)
+        if points:
+            series.append((_label(run, path), points))
     if not series:
-        m = run["metrics"]
-        counts = m.get("outcome_counts")
-        if not counts:
+        return None
+    plt = _plt()
+    low, high = _scale(runs[0][1])
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    ax.plot([low, high], [low, high], color="gray", linewidth=0.8, linestyle="--", label="perfect")
+    for label, points in series:
+        ax.plot([p for p, _, _ in points], [g for _, g, _ in points], marker="o", label=label)
+    ax.set_xlabel("judge score (bin mean)")
+    ax.set_ylabel("mean gold score")
+    ax.set_title("calibration")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def plot_distribution(run: RunResults) -> str | None:
+    """Score histograms (judge vs gold, or chosen vs rejected); failures shown as their own bar."""
+    plt = _plt()
+    if _is_pairs(run):
+        outcomes = [float(i["result"]["outcome"]) for i in run["items"]]
+        if not outcomes:
             return None
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(4, 3))
+        counts = {
+            "win": sum(o == 1.0 for o in outcomes),
+            "loss": sum(o == 0.0 for o in outcomes),
+            "tie / undecided / partial": sum(o not in (0.0, 1.0) for o in outcomes),
+        }
+        fig, ax = plt.subplots(figsize=(4.4, 3))
         ax.bar(list(counts), list(counts.values()), color=["tab:green", "tab:red", "tab:gray"])
         ax.set_title("pair outcomes")
         return _png(fig)
-    plt = _plt()
     import numpy as np
 
-    scale = run["metrics"].get("scale") or run["config"].get("scale") or [1, 5]
-    levels = list(range(scale[0], scale[1] + 1))
+    pred = [i["result"].get("pred") for i in run["items"]]
+    gold = [i["result"].get("gold") for i in run["items"]]
+    series = {"judge": pred} | ({"gold": gold} if any(g is not None for g in gold) else {})
+    low, high = _scale(run)
+    levels = list(range(low, high + 1))
     labels = [str(v) for v in levels] + ["failed"]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     width = 0.8 / len(series)
     x = np.arange(len(labels))
     for k, (name, values) in enumerate(series.items()):
-        counts = [sum(1 for v in values if v is not None and round(v) == level) for level in levels]
+        counts = [sum(1 for v in values if v is not None and math.floor(v + 0.5) == level) for level in levels]
         counts.append(sum(1 for v in values if v is None))
         ax.bar(x + k * width - 0.4 + width / 2, counts, width, label=name)
     ax.set_xticks(x, labels)
     ax.set_ylabel("items")
-    ax.set_title("score distribution")
+    ax.set_title("score distribution (rounded)")
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -222,38 +277,35 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}figur
 figcaption{font-size:12px;color:#555}code{background:#f4f4f4;padding:1px 4px}"""
 
 
-def _run_section(path: str, run: dict[str, Any]) -> str:
-    gen = run.get("generation", {})
-    data = run.get("data", {})
+def _run_section(path: str, run: RunResults) -> str:
+    gen, data, model = run["generation"], run["data"], run["model"]
     parts = [f"<h2>{html.escape(_label(run, path))}</h2>"]
     parts.append(
-        "<p>data: <code>{}</code> (revision {}, {} items of {}), model id <code>{}</code>, backend {}, "
-        "prompt format {}</p>".format(
+        "<p>benchmark <code>{}</code>, data <code>{}</code> (revision {}, {} items of {}, dropped {}), model id "
+        "<code>{}</code>, backend {}, prompt format {}</p>".format(
+            html.escape(run["benchmark"]),
             html.escape(str(data.get("source"))),
             html.escape(str(data.get("revision"))),
             data.get("n_items"),
             data.get("n_loaded"),
-            html.escape(str(run["model"].get("model_id"))),
-            run["model"].get("backend"),
-            run["model"].get("prompt_format"),
+            html.escape(str(data.get("dropped"))),
+            html.escape(str(model.get("model_id"))),
+            html.escape(str(model.get("backend"))),
+            html.escape(str(model.get("prompt_format"))),
         )
     )
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in run["metrics"].items())
+    parts.append(f"<details><summary>all metrics</summary><table>{rows}</table></details>")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in gen.items())
     parts.append(f"<details><summary>generation counters</summary><table>{rows}</table></details>")
     for src, alt in (
         (plot_groups([(path, run)], "per group (95% bootstrap CI)"), "per-group scores with CIs"),
         (plot_confusion(run), "confusion matrix"),
         (plot_distribution(run), "score distribution"),
+        (plot_calibration([(path, run)]), "calibration: mean gold score per judge-score bin"),
     ):
         if src:
             parts.append(_img(src, alt))
-    m = run["metrics"]
-    if m["kind"] == "rewardbench":
-        rows = "".join(
-            f"<tr><td>{html.escape(s)}</td><td>{m['subset_counts'].get(s)}</td><td>{_fmt(a)}</td></tr>"
-            for s, a in m["subsets"].items()
-        )
-        parts.append(f"<table><tr><th>subset</th><th>pairs</th><th>accuracy</th></tr>{rows}</table>")
     return "\n".join(parts)
 
 
@@ -264,11 +316,14 @@ def render_report(run_paths: Sequence[str | os.PathLike[str]]) -> str:
     title = "selfrat-eval report" if len(runs) == 1 else f"selfrat-eval comparison of {len(runs)} runs"
     body = [f"<h1>{html.escape(title)}</h1>", _headline_table(runs)]
     if len(runs) > 1:
-        kinds = {r["metrics"]["kind"] for _, r in runs}
+        kinds = {_is_pairs(r) for _, r in runs}
         if len(kinds) == 1:
-            src = plot_groups(runs, "runs side by side (95% bootstrap CI)")
-            if src:
-                body.append(_img(src, "comparison per group"))
+            for src, alt in (
+                (plot_groups(runs, "runs side by side (95% bootstrap CI)"), "comparison per group"),
+                (plot_calibration(runs), "calibration of every run"),
+            ):
+                if src:
+                    body.append(_img(src, alt))
         else:
             body.append("<p>The runs are on different kinds of benchmark; no joint plot.</p>")
     body += [_run_section(p, r) for p, r in runs]
@@ -279,8 +334,13 @@ def render_report(run_paths: Sequence[str | os.PathLike[str]]) -> str:
 
 
 def write_report(run_paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
-    """Write the HTML report of one or more run folders to ``out``."""
+    """Write the HTML report of one or more run folders to ``out`` (written atomically)."""
     path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; name the .html file to write")
+    text = render_report(run_paths)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(run_paths), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
     return path
