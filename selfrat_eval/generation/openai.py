@@ -173,3 +173,43 @@ class OpenAIBackend:
             return [self._one_prompt(p, n, sampling, seed) for p in prompts]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
             return list(pool.map(lambda p: self._one_prompt(p, n, sampling, seed), prompts))
+
+    # ---- expected-score judging ------------------------------------------------------------------
+
+    def _next_token(self, prompt: Prompt, prefix: str, k: int) -> dict[str, float]:
+        body: dict[str, Any] = {"model": self.model, "max_tokens": 1, "temperature": 0.0}
+        if isinstance(prompt, str):
+            body.update(prompt=prompt + prefix, logprobs=k)
+            choices = self._post("completions", body).get("choices") or [{}]
+            tops = ((choices[0].get("logprobs") or {}).get("top_logprobs")) or [{}]
+            return {str(t): float(lp) for t, lp in (tops[0] or {}).items()}
+        # vLLM's extension: continue the final (assistant) message instead of opening a new turn.
+        body.update(
+            messages=[*(dict(m) for m in prompt), {"role": "assistant", "content": prefix}],
+            logprobs=True,
+            top_logprobs=k,
+            continue_final_message=True,
+            add_generation_prompt=False,
+        )
+        try:
+            payload = self._post("chat/completions", body)
+        except BackendError as exc:
+            raise BackendError(
+                f"expected-score judging needs the server to continue an assistant message "
+                f"(vLLM's continue_final_message) or plain-text prompts (--prompt-format text): {exc}"
+            ) from None
+        choices = payload.get("choices") or [{}]
+        content = ((choices[0].get("logprobs") or {}).get("content")) or []
+        if not content:
+            raise BackendError(f"{self.base_url} returned no top log-probs for a continuation request")
+        return {str(t["token"]): float(t["logprob"]) for t in content[0].get("top_logprobs") or []}
+
+    def next_token_logprobs(self, prompts: Sequence[Prompt], prefixes: Sequence[str], *, k: int = 20) -> list[dict[str, float]]:
+        """Top-``k`` next tokens (text -> log-prob) after each prompt continued by ``prefix``."""
+        if len(prompts) != len(prefixes):
+            raise ValueError("next_token_logprobs needs one prefix per prompt")
+        pairs = list(zip(prompts, prefixes, strict=True))
+        if self.concurrency == 1 or len(pairs) == 1:
+            return [self._next_token(p, x, k) for p, x in pairs]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(pairs))) as pool:
+            return list(pool.map(lambda px: self._next_token(px[0], px[1], k), pairs))
