@@ -181,8 +181,14 @@ class ScriptedJudgeServer:
         }
 
     def prompts(self) -> list[str]:
-        """Keys (messages) of the generation requests received, continuation requests excluded."""
-        return [self._key(r) for r in self.requests if not r.get("continue_final_message")]
+        """The prompt (messages) of every judgment drawn, once per draw (a request with ``n=4``
+        counts 4 times, like 4 requests), continuation requests excluded."""
+        return [
+            self._key(r)
+            for r in self.requests
+            if not r.get("continue_final_message")
+            for _ in range(int(r.get("n") or 1))
+        ]
 
 
 def _content(message: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Discovery of the selfrat_* tasks and the selfrat-bon model through the start-up hook, in editable
+"""Discovery of the selfrat_* tasks and the selfrat-judge model through the start-up hook, in editable
 and wheel installs, without hiding lm-eval's built-in tasks or models; opt-out and fallbacks."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ PROBE = textwrap.dedent(
         # the end-to-end tests run --model hf for real.
         "hf": "hf" in model_registry and model_registry._objs["hf"] == "lm_eval.models.huggingface:HFLM",
         "vllm_registered": "vllm" in model_registry,
-        "bon": get_model("selfrat-bon").__name__ if "selfrat-bon" in model_registry else None,
+        "judge": get_model("selfrat-judge").__name__ if "selfrat-judge" in model_registry else None,
     }))
     """
 )
@@ -56,8 +56,8 @@ EXPECTED_TASKS = sorted(
     ["selfrat"]
     + [
         f"selfrat_{family}{suffix}"
-        for family in ("biggen", "feedback_bench", "rewardbench", "rewardbench_pairwise")
-        for suffix in ("", "_sc", "_bon")
+        for family in ("biggen", "feedback_bench", "rewardbench", "rewardbench_pointwise", "custom")
+        for suffix in ("", "_sc", "_bon", "_es")
     ]
 )
 
@@ -92,7 +92,7 @@ def test_hook_files_land_in_site_packages():
     eps = importlib.metadata.entry_points()
     assert next(iter(eps.select(group="lm_eval.tasks", name="selfrat_eval"))).load()() == task_dir()
     assert (
-        next(iter(eps.select(group="lm_eval.models", name="selfrat-bon"))).load().__name__ == "SelfratBestOfN"
+        next(iter(eps.select(group="lm_eval.models", name="selfrat-judge"))).load().__name__ == "SelfratJudge"
     )
 
 
@@ -100,12 +100,12 @@ def test_hook_adds_our_folder_after_builtins():
     out = _probe(offline_env())
     assert out["patched"] and out["indexed"] == [out["indexed"][0], str(task_dir())]
     assert out["indexed"][0].endswith("lm_eval/tasks")  # built-ins first, never replaced
-    assert out["selfrat_tasks"] == EXPECTED_TASKS and out["bon"] == "SelfratBestOfN" and out["hf"] is True
+    assert out["selfrat_tasks"] == EXPECTED_TASKS and out["judge"] == "SelfratJudge" and out["hf"] is True
 
 
 def test_opt_out_leaves_lm_eval_untouched():
     out = _probe(offline_env(SELFRAT_LM_EVAL_HOOK="0"))
-    assert out["patched"] is False and out["selfrat_tasks"] == [] and out["bon"] is None
+    assert out["patched"] is False and out["selfrat_tasks"] == [] and out["judge"] is None
     assert out["hf"] is True and out["vllm_registered"]
     assert len(out["indexed"]) == 1  # only lm-eval's own folder
 
@@ -186,7 +186,7 @@ def test_wheel_install_ships_tasks_and_hook(tmp_path: Path):
     assert out["patched"] and out["selfrat_tasks"] == EXPECTED_TASKS and out["hf"] is True
     assert out["indexed"][1] == str(target / "selfrat_eval" / "tasks")  # after lm-eval's own folder
     assert out["selfrat_yaml"].startswith(str(target / "selfrat_eval" / "tasks"))
-    assert out["bon"] == "SelfratBestOfN"
+    assert out["judge"] == "SelfratJudge"
 
 
 def test_steps_aside_when_lm_eval_reads_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -9,13 +9,12 @@ import pytest
 from helpers_runner import FakeBackend, write_custom_data, write_rewardbench_data
 
 from selfrat_eval.generation.base import GREEDY, Sample, SamplingConfig
-from selfrat_eval.parsing import parse_judgment
-from selfrat_eval.runner.cache import GenerationCache, generation_key, model_fingerprint
-from selfrat_eval.runner.config import RunConfig
 from selfrat_eval.protocols import BenchmarkOptions, Draw, StrategyConfig, decide
 from selfrat_eval.protocols.rewardbench import rewardbench_bootstrap
 from selfrat_eval.protocols.strategy import NO_LOGPROBS_FALLBACK, load_scorer
-from selfrat_eval.runner.engine import JudgedPrompt, JudgeEngine
+from selfrat_eval.runner.cache import GenerationCache, generation_key, model_fingerprint
+from selfrat_eval.runner.config import RunConfig
+from selfrat_eval.runner.engine import JudgeEngine
 from selfrat_eval.runner.engine import RenderedRequest as JudgeRequest
 from selfrat_eval.runner.evaluate import run_evaluation
 

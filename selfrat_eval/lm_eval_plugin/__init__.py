@@ -1,14 +1,14 @@
-"""lm-evaluation-harness integration: ``selfrat_*`` judge tasks and the ``selfrat-bon`` model.
+"""lm-evaluation-harness integration: ``selfrat_*`` judge tasks and the ``selfrat-judge`` model.
 
 Importing this package is light (no lm_eval import). The pieces:
 
 - :mod:`.paths` -- where the task YAMLs live (wheel: ``selfrat_eval/tasks``; checkout: ``tasks/``);
 - :mod:`.discovery` -- what the start-up hook does once lm-eval is imported (adds the task dir to
-  every ``TaskManager`` and registers ``selfrat-bon``), and how it steps aside;
-- :mod:`.data` -- benchmark rows -> lm-eval docs (Hub ids by default, ``data_path`` for files);
-- :mod:`.task` -- the task class (one or two judgments per doc, N samples for ``*_sc``);
-- :mod:`.scoring` -- per-doc records and the aggregations, all through ``selfrat_eval.metrics``;
-- :mod:`.bon` -- the ``selfrat-bon`` best-of-N model wrapper.
+  every ``TaskManager`` and registers ``selfrat-judge``), and how it steps aside;
+- :mod:`.data` -- protocol items -> lm-eval docs (the task's protocol and strategy from its metadata);
+- :mod:`.task` -- the task class: an adapter over the benchmark protocol (requests, decisions, metrics);
+- :mod:`.judge_model` -- the ``selfrat-judge`` wrapper that attaches the log-probs best-of-N and
+  expected-score judging need.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
   is put *before* the user's ``--include_path`` entries (later paths override earlier ones in
   lm-eval), it is only added when the built-in tasks are included, and it never replaces anything:
   built-in tasks keep resolving.
-- ``lm_eval.models`` loaded (that import registers the built-in models): register ``selfrat-bon``
+- ``lm_eval.models`` loaded (that import registers the built-in models): register ``selfrat-judge``
   as a lazy placeholder. Registering *after* the built-ins matters: ``get_model`` only imports
   ``lm_eval.models`` while the registry is empty, so an earlier registration would hide ``hf``.
 
@@ -24,8 +24,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-BON_MODEL_NAME = "selfrat-bon"
-BON_MODEL_TARGET = "selfrat_eval.lm_eval_plugin.bon:SelfratBestOfN"
+JUDGE_MODEL_NAME = "selfrat-judge"
+JUDGE_MODEL_TARGET = "selfrat_eval.lm_eval_plugin.judge_model:SelfratJudge"
 _PATCHED_FLAG = "_selfrat_eval_patched"
 
 
@@ -110,13 +110,13 @@ def patch_task_manager(manager_module: ModuleType) -> bool:
     return True
 
 
-def register_bon_model(models_module: ModuleType) -> bool:
-    """Register ``selfrat-bon`` lazily in lm-eval's model registry (after the built-ins)."""
+def register_judge_model(models_module: ModuleType) -> bool:
+    """Register ``selfrat-judge`` lazily in lm-eval's model registry (after the built-ins)."""
     from lm_eval.api.registry import model_registry
 
-    if BON_MODEL_NAME in model_registry:
+    if JUDGE_MODEL_NAME in model_registry:
         return False
-    model_registry.register(BON_MODEL_NAME, target=BON_MODEL_TARGET)
+    model_registry.register(JUDGE_MODEL_NAME, target=JUDGE_MODEL_TARGET)
     return True
 
 
@@ -127,13 +127,5 @@ def on_module_loaded(name: str, module: ModuleType) -> None:
     if name == "lm_eval.tasks.manager":
         patch_task_manager(module)
     elif name == "lm_eval.models":
-        register_bon_model(module)
+        register_judge_model(module)
 
-
-def install_now() -> None:
-    """Apply the hook in a process where lm-eval was imported before the hook could run
-    (e.g. ``python -S``, or the .pth file is not installed)."""
-    import importlib
-
-    on_module_loaded("lm_eval.tasks.manager", importlib.import_module("lm_eval.tasks.manager"))
-    on_module_loaded("lm_eval.models", importlib.import_module("lm_eval.models"))

@@ -5,7 +5,7 @@ Installed at the top of site-packages next to ``selfrat_eval_lm_eval.pth`` (one 
 (well under 1 ms) and must not import selfrat_eval or lm_eval: it only puts a finder on
 ``sys.meta_path`` that waits for lm-eval's own modules. When ``lm_eval.tasks.manager`` or
 ``lm_eval.models`` finishes importing, ``selfrat_eval.lm_eval_plugin.discovery`` is called to add our
-task folder to the TaskManager search path and to register the ``selfrat-bon`` model. Without
+task folder to the TaskManager search path and to register the ``selfrat-judge`` model. Without
 lm-eval nothing else ever happens. Opt out with ``SELFRAT_LM_EVAL_HOOK=0``.
 """
 
