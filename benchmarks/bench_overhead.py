@@ -24,8 +24,9 @@ from pathlib import Path
 
 from _runner_common import emit, grading_items, grading_messages, resolve_model
 
-from selfrat_eval.generation.base import SamplingConfig
+from selfrat_eval.generation.factory import BackendConfig
 from selfrat_eval.generation.hf import HFBackend
+from selfrat_eval.protocols import BenchmarkOptions
 from selfrat_eval.runner.config import RunConfig
 from selfrat_eval.runner.evaluate import run_evaluation
 
@@ -64,13 +65,10 @@ def main() -> None:
     messages = grading_messages(items)
     cfg = RunConfig(
         judge=path,
-        gguf_file=gguf,
         benchmark="custom",
-        data=str(data),
-        rubric="helpfulness",
-        strategy="greedy",
-        sampling=SamplingConfig(max_new_tokens=args.max_new_tokens),
-        batch_size=args.items,
+        options=BenchmarkOptions(data=str(data), rubric="helpfulness"),
+        backend=BackendConfig(gguf_file=gguf, batch_size=args.items),
+        max_new_tokens=args.max_new_tokens,
         chunk_size=args.items,
         no_cache=True,
         out=str(work / "run"),
@@ -92,7 +90,7 @@ def main() -> None:
         backend.generate(messages, n=1, sampling=cfg.sampling, seed=0)
         t_gen.append(time.perf_counter() - start)
     assert result is not None
-    texts_harness = [i["judgments"][0]["text"] for i in result["items"]]
+    texts_harness = [i["requests"]["score"]["draws"][0]["text"] for i in result["items"]]
     emit(
         {
             "benchmark": "harness_overhead",

@@ -78,8 +78,6 @@ class GenerationCache:
         self.path = Path(path) if path is not None else None
         self.model_key = model_key
         self._data: dict[str, list[Sample]] = {}
-        self.hits = 0
-        self.misses = 0
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._load()
