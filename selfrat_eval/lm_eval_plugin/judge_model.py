@@ -30,7 +30,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import get_model, model_registry
 from lm_eval.utils import simple_parse_args_string
 
-from ..protocols.expected import TOP_K, scoring_prefix, verdict_logprobs
+from ..protocols.expected import TOP_K, read_verdicts, scoring_prefix, verdict_logprobs
 from ..protocols.strategy import verdict_levels
 from .discovery import JUDGE_MODEL_NAME
 
@@ -194,12 +194,13 @@ class SelfratJudge(LM):
         ctx = req.args[0]
         if chat_api:
             messages = _chat_messages(ctx)
-            top = None if messages is None else self._continuation(messages, prefix)
-        else:
-            continuations = [f" {v}" for v in levels]
-            lls = self._loglikelihoods([(str(ctx) + prefix, c) for c in continuations])
-            top = None if lls is None else dict(zip(continuations, lls, strict=True))
-        return None if top is None else verdict_logprobs(top, levels)
+            if messages is None:
+                return None
+            return read_verdicts(lambda p: self._continuation(messages, p), prefix, levels)
+        # loglikelihood scores the whole continuation, whitespace token included (exact chain rule)
+        continuations = [f" {v}" for v in levels]
+        lls = self._loglikelihoods([(str(ctx) + prefix, c) for c in continuations])
+        return None if lls is None else verdict_logprobs(dict(zip(continuations, lls, strict=True)), levels)
 
     def _loglikelihoods(self, pairs: Sequence[tuple[str, str]]) -> list[float] | None:
         try:

@@ -10,11 +10,11 @@ prefix), so a resumed run recomputes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..generation.base import GREEDY, GenerationBackend, Sample
 from ..generation.errors import BackendError
-from ..protocols.expected import TOP_K, scoring_prefix, verdict_logprobs
+from ..protocols.expected import TOP_K, chain_verdicts, scoring_prefix, whitespace_step
 from ..protocols.strategy import verdict_levels
 from .cache import GenerationCache
 from .engine import JudgedPrompt, RenderedRequest
@@ -36,29 +36,41 @@ def add_score_logprobs(
     show_progress: bool = False,
 ) -> tuple[list[list[dict[str, float] | None]], list[list[bool]]]:
     """Per request and draw: the verdict log-probs at the scoring point (None when the prompt was
-    never sent) and whether the marker was forced."""
+    never sent) and whether the marker was forced. Two batched rounds: the scoring point, then --
+    for the requests whose top tokens include a whitespace token -- the point after it."""
     fn = getattr(backend, "next_token_logprobs", None)
     if fn is None:
         raise BackendError(
             f"expected-score judging needs next-token log-probs; the {getattr(backend, 'name', '?')} backend has none"
         )
-    todo: list[tuple[int, str, str]] = []  # (request index, cache key, prefix)
     scores: list[list[dict[str, float] | None]] = [[None] * len(jp.samples) for jp in judged]
     forced: list[list[bool]] = [[False] * len(jp.samples) for jp in judged]
-    for i, (req, jp) in enumerate(zip(requests, judged, strict=True)):
-        if jp.too_long:
-            continue
-        prefix, was_forced = scoring_prefix(jp.samples[0].text)
-        forced[i][0] = was_forced
-        key = _key(cache, req.prompt, prefix)
+    prefixes: dict[int, str] = {}
+    for i, jp in enumerate(judged):
+        if not jp.too_long:
+            prefixes[i], forced[i][0] = scoring_prefix(jp.samples[0].text)
+    first = _tops(fn, cache, requests, prefixes)
+    steps = {i: step for i in prefixes if (step := whitespace_step(first[i])) is not None}
+    second = _tops(fn, cache, requests, {i: prefixes[i] + steps[i][0] for i in steps})
+    for i in prefixes:
+        levels = verdict_levels(requests[i].mode, requests[i].scale)  # type: ignore[arg-type]
+        scores[i][0] = chain_verdicts(first[i], levels, steps.get(i), second.get(i))
+    return scores, forced
+
+
+def _tops(fn: Callable[..., list[dict[str, float]]], cache: GenerationCache, requests: Sequence[RenderedRequest], prefixes: dict[int, str]) -> dict[int, dict[str, float]]:
+    """Top next tokens after each request's prompt + prefix, from the cache or one batched call."""
+    out: dict[int, dict[str, float]] = {}
+    todo: list[tuple[int, str]] = []
+    for i, prefix in prefixes.items():
+        key = _key(cache, requests[i].prompt, prefix)
         hit = cache.get(key)
         if hit is not None:
-            scores[i][0] = verdict_logprobs(json.loads(hit[0].text), verdict_levels(req.mode, req.scale))  # type: ignore[arg-type]
+            out[i] = json.loads(hit[0].text)
         else:
-            todo.append((i, key, prefix))
+            todo.append((i, key))
     if todo:
-        tops = fn([requests[i].prompt for i, _, _ in todo], [p for _, _, p in todo], k=TOP_K)
-        cache.put_many([(key, [Sample(json.dumps(top), None, SCORE_POINT)]) for (_, key, _), top in zip(todo, tops, strict=True)])
-        for (i, _, _), top in zip(todo, tops, strict=True):
-            scores[i][0] = verdict_logprobs(top, verdict_levels(requests[i].mode, requests[i].scale))  # type: ignore[arg-type]
-    return scores, forced
+        tops = fn([requests[i].prompt for i, _ in todo], [prefixes[i] for i, _ in todo], k=TOP_K)
+        cache.put_many([(key, [Sample(json.dumps(top), None, SCORE_POINT)]) for (_, key), top in zip(todo, tops, strict=True)])
+        out.update({i: top for (i, _), top in zip(todo, tops, strict=True)})
+    return out
