@@ -1,136 +1,104 @@
-"""Dataset adapters: core benchmark records -> Inspect samples carrying their grading prompts.
+"""Protocol items -> Inspect samples, and the item behind a sample for the solver.
 
-Every sample stores, in ``metadata``, the judge calls it needs (``prompts``: key -> user message,
-built with the core's Prometheus formats), the system message, how to parse the outputs and the
-gold labels the metrics read. The sample ``input`` is the first prompt, so the log viewer shows it.
+One sample per item (``protocol.load()``): ``id`` is the item id, ``input`` the first judge
+request's messages (exactly ``request.prompt.messages()``, so the viewer shows a real prompt), and
+``metadata`` holds every request (key, mode, scale, messages) and the item's labels (gold score,
+group or subset) that the metric needs. The solver judges the item object itself (the protocol's
+``judge_item`` needs it), found again here by benchmark, options and sample id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 
-from ..formats import absolute_prompt, relative_prompt
-from ..records import DataError, PairwiseItem, PointwiseItem
-from ..rubric import Rubric
+from ..protocols import Decision, ItemResult, Protocol, StrategyConfig, get_protocol
+from ..records import DataError
+from .params import JudgeSpec
 
-PairMode = Literal["pairwise", "pointwise"]
+# Fields of an item result that the item itself decides (not the judge); the metric reads them
+# from the sample metadata.
+LABEL_FIELDS = ("gold", "group", "subset")
 
-# Keys of the judge calls a sample holds (metadata["prompts"]).
-MAIN = "score"
-CHOSEN = "chosen"
-REJECTED = "rejected"
-CHOSEN_FIRST = "chosen_first"  # A = chosen, B = rejected
-CHOSEN_SECOND = "chosen_second"  # A = rejected, B = chosen
+_ROLES: dict[str, type[ChatMessage]] = {
+    "system": ChatMessageSystem,
+    "user": ChatMessageUser,
+    "assistant": ChatMessageAssistant,
+}
 
-
-def _input(system: str | None, user: str) -> list[ChatMessage]:
-    messages: list[ChatMessage] = [ChatMessageUser(content=user)]
-    if system:
-        messages.insert(0, ChatMessageSystem(content=system))
-    return messages
+# (benchmark, options) -> (protocol, items by id) of the last task built with them.
+_LOADED: dict[tuple[str, Any], tuple[Protocol, dict[str, Any]]] = {}
 
 
-def _check_unique(samples: Sequence[Sample], source: str) -> None:
-    seen: set[str] = set()
-    for s in samples:
-        if str(s.id) in seen:
-            raise DataError(f"{source}: duplicate item id {s.id!r} (Inspect sample ids must be unique)")
-        seen.add(str(s.id))
+def chat_messages(messages: Sequence[dict[str, str]]) -> list[ChatMessage]:
+    """``[{"role": ..., "content": ...}]`` -> Inspect chat messages."""
+    return [_ROLES[m["role"]](content=m["content"]) for m in messages]
 
 
-def pointwise_samples(
-    items: Iterable[PointwiseItem],
-    *,
-    use_reference: bool = True,
-    system_message: bool = True,
-    name: str = "pointwise",
-    source: str = "items",
-) -> MemoryDataset:
-    """One absolute-grading sample per item; ``target`` is the gold score (empty when unknown)."""
-    samples: list[Sample] = []
-    for item in items:
-        prompt = absolute_prompt(
-            item.instruction,
-            item.response,
-            item.rubric,
-            item.reference_answer if use_reference else None,
+def load_items(spec: JudgeSpec) -> tuple[Protocol, list[Any], dict[str, Any]]:
+    """The protocol, its items and a description of the data; the items are kept for the solver."""
+    protocol = get_protocol(spec.benchmark, spec.options)
+    loaded = protocol.load()
+    items = list(loaded.items)
+    if not items:
+        raise DataError(
+            f"no items to evaluate in {loaded.source} (dropped on purpose: {dict(loaded.dropped)})"
         )
-        system = prompt.system if system_message else None
+    by_id: dict[str, Any] = {}
+    for item in items:
+        if str(item.id) in by_id:
+            raise DataError(
+                f"{loaded.source}: duplicate item id {item.id!r} (Inspect sample ids must be unique)"
+            )
+        by_id[str(item.id)] = item
+    _LOADED[(spec.benchmark, spec.options)] = (protocol, by_id)
+    info = {"source": str(loaded.source), "n_items": len(items), "dropped": dict(loaded.dropped)}
+    return protocol, items, info
+
+
+def item_of(spec: JudgeSpec, sample_id: str | int) -> tuple[Protocol, Any]:
+    """The protocol and the item behind a sample (loading the data if no task did)."""
+    key = (spec.benchmark, spec.options)
+    if key not in _LOADED:
+        load_items(spec)
+    protocol, by_id = _LOADED[key]
+    if str(sample_id) not in by_id:
+        raise ValueError(f"sample {sample_id!r} is not an item of {spec.benchmark} with these options")
+    return protocol, by_id[str(sample_id)]
+
+
+def item_labels(protocol: Protocol, item: Any) -> dict[str, Any]:
+    """The label fields of the item's result, read from a result whose requests all went undecided
+    (labels do not depend on the decisions)."""
+    undecided = {r.key: Decision(None, "undecided", 0, 0) for r in protocol.requests(item)}
+    template: ItemResult = protocol.item_result(item, undecided, StrategyConfig())
+    return {k: template[k] for k in LABEL_FIELDS if k in template}
+
+
+def protocol_dataset(protocol: Protocol, items: Sequence[Any], source: str) -> MemoryDataset:
+    samples = []
+    for item in items:
+        requests = protocol.requests(item)
         samples.append(
             Sample(
-                id=item.id,
-                input=_input(system, prompt.user),
-                target="" if item.gold_score is None else str(item.gold_score),
+                id=str(item.id),
+                input=chat_messages(requests[0].prompt.messages()),
                 metadata={
-                    "kind": "pointwise",
-                    "parse_mode": "absolute",
-                    "scale": list(item.rubric.scale),
-                    "system": system,
-                    "prompts": {MAIN: prompt.user},
-                    "gold": item.gold_score,
-                    "groups": dict(item.groups),
+                    "benchmark": protocol.name,
+                    "labels": item_labels(protocol, item),
+                    "requests": [
+                        {
+                            "key": r.key,
+                            "mode": r.mode,
+                            "scale": list(r.scale),
+                            "messages": r.prompt.messages(),
+                        }
+                        for r in requests
+                    ],
                 },
             )
         )
-    _check_unique(samples, source)
-    return MemoryDataset(samples, name=name, location=source)
-
-
-def pairwise_samples(
-    items: Iterable[PairwiseItem],
-    *,
-    mode: PairMode = "pairwise",
-    rubric: Rubric,
-    use_reference: bool = True,
-    system_message: bool = True,
-    require_consistent: bool = True,
-    name: str = "pairwise",
-    source: str = "items",
-) -> MemoryDataset:
-    """RewardBench-style samples.
-
-    ``pairwise``: two relative (A/B) calls, chosen shown first and chosen shown second, so position
-    bias cannot win a pair. ``pointwise``: chosen and rejected graded separately on the absolute
-    scale; the higher score wins.
-    """
-    if mode not in ("pairwise", "pointwise"):
-        raise ValueError(f"mode must be 'pairwise' or 'pointwise', got {mode!r}")
-    samples: list[Sample] = []
-    for item in items:
-        item_rubric = item.rubric or rubric
-        ref = item.reference_answer if use_reference else None
-        meta: dict[str, Any] = {
-            "subset": item.subset,
-            "section": item.section,
-            "scale": list(item_rubric.scale),
-            "require_consistent": require_consistent,
-        }
-        if mode == "pairwise":
-            first = relative_prompt(item.prompt, item.chosen, item.rejected, item_rubric, ref)
-            second = relative_prompt(item.prompt, item.rejected, item.chosen, item_rubric, ref)
-            system = first.system if system_message else None
-            meta.update(
-                kind="rewardbench_pairwise",
-                parse_mode="relative",
-                system=system,
-                prompts={CHOSEN_FIRST: first.user, CHOSEN_SECOND: second.user},
-            )
-            user = first.user
-        else:
-            chosen = absolute_prompt(item.prompt, item.chosen, item_rubric, ref)
-            rejected = absolute_prompt(item.prompt, item.rejected, item_rubric, ref)
-            system = chosen.system if system_message else None
-            meta.update(
-                kind="rewardbench_pointwise",
-                parse_mode="absolute",
-                system=system,
-                prompts={CHOSEN: chosen.user, REJECTED: rejected.user},
-            )
-            user = chosen.user
-        samples.append(Sample(id=item.id, input=_input(system, user), target="chosen", metadata=meta))
-    _check_unique(samples, source)
-    return MemoryDataset(samples, name=name, location=source)
+    return MemoryDataset(samples, name=protocol.name, location=source)

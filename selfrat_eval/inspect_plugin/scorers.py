@@ -1,90 +1,90 @@
-"""The ``judge_scorer``: parse each judgment with the core parser into a per-sample score dict.
+"""The ``judge_scorer``: the item result the solver stored, as an Inspect score.
 
-Inspect drops samples whose score value is NaN before metrics run, so a failed judgment must not
-make the whole value NaN: the value is a dict (``{"score": ...}``, ``{"chosen": ..., "rejected": ...}``
-or ``{"chosen_first": ..., "chosen_second": ...}``) whose entries are NaN for failed judgments.
-The metrics see every sample and count those failures; Inspect's epoch reducers (mean, median,
-mode) skip NaN entries key by key, which is exactly the core's self-consistency rule (failed
-samples excluded; NaN only when every epoch failed). The parse error codes are in the score
-``metadata`` and ``explanation``.
-
-Pairwise entries hold the preference for the chosen response in that order: 1.0 chosen preferred,
-0.0 rejected preferred, NaN unparsable (ties are parse failures in the core parser).
+The score value is the item result's numeric fields (``pred``, ``outcome``, draw counts ...), with
+NaN for None: Inspect drops samples whose whole value is NaN before metrics run, so a failed item
+must keep a dict value to be counted. The item's labels (gold, group, subset) stay in the sample
+metadata; :func:`item_result` puts both back together for the metric. The score metadata holds
+the whole item result and every decision (parse errors, the selected draw, ``selected_by``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from inspect_ai.scorer import Score, Scorer, Target, scorer
+from inspect_ai.scorer import SampleScore, Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from ..parsing import Judgment, parse_judgment
-from .dataset import CHOSEN_FIRST, CHOSEN_SECOND, MAIN
-from .metrics import judge_agreement, parse_rate
-from .solvers import JUDGMENTS_KEY
+from ..protocols import ItemResult
+from .dataset import LABEL_FIELDS
+from .solvers import DECISIONS_KEY, RESULT_KEY
 
-NAN = float("nan")
-
-
-def _texts(state: TaskState) -> dict[str, str]:
-    stored = state.store.get(JUDGMENTS_KEY)
-    if stored:
-        return {key: rec["text"] for key, rec in stored.items()}
-    # Another solver (e.g. plain generate()) produced a single output: only a one-call sample fits.
-    prompts = state.metadata.get("prompts", {MAIN: None})
-    if len(prompts) != 1:
-        raise ValueError(
-            "this sample needs several judge calls; use selfrat_eval's judge() solver to produce them"
-        )
-    return {next(iter(prompts)): state.output.completion}
+TEXT_FIELDS = ("id", "error")  # item-result fields that are neither numbers nor labels
 
 
-def judgment_value(key: str, judgment: Judgment) -> float:
-    """Numeric value of one parsed judgment in the score dict (NaN when it failed)."""
-    if not judgment.ok:
-        return NAN
-    if judgment.mode == "absolute":
-        return float(judgment.score)  # type: ignore[arg-type]
-    chosen_position = "A" if key == CHOSEN_FIRST else "B"
-    if key not in (CHOSEN_FIRST, CHOSEN_SECOND):
-        raise ValueError(f"unknown relative judgment key {key!r}")
-    return 1.0 if judgment.verdict == chosen_position else 0.0
+def score_value(result: ItemResult) -> dict[str, float]:
+    """Numeric fields of an item result; None -> NaN, bool -> 0.0/1.0."""
+    return {
+        k: math.nan if v is None else float(v)
+        for k, v in result.items()
+        if k not in TEXT_FIELDS and k not in LABEL_FIELDS and not isinstance(v, str)
+    }
 
 
-@scorer(metrics=[parse_rate(), judge_agreement()])
+def item_result(sample_id: Any, value: Mapping[str, Any], labels: Mapping[str, Any]) -> ItemResult:
+    """An item result back from a (reduced) score value and the sample's labels."""
+    numbers = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in value.items()}
+    return {"id": str(sample_id), **labels, **numbers}
+
+
+def sample_result(s: SampleScore) -> ItemResult:
+    value = s.score.value
+    if not isinstance(value, dict):
+        raise TypeError(f"sample {s.sample_id}: expected the judge scorer's dict value, got {value!r}")
+    return item_result(s.sample_id, value, (s.sample_metadata or {}).get("labels", {}))
+
+
+def _answer(decisions: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = []
+    for key, d in decisions.items():
+        value = d["value"]
+        shown = f"{value:g}" if isinstance(value, float) else value
+        parts.append(f"{key}={shown if value is not None else 'FAILED (' + str(d['error']) + ')'}")
+    return "; ".join(parts)
+
+
+def _explanation(decisions: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = []
+    for key, d in decisions.items():
+        draws = d["draws"]
+        selected = d.get("selected")
+        how = d.get("selected_by") or "aggregate"
+        if selected is not None:
+            parts.append(f"[{key}] draw {selected} of {len(draws)} ({how}): {draws[selected]['text']}")
+        else:
+            parts.append(f"[{key}] {how} over {len(draws)} draws")
+        failed = [i for i, row in enumerate(draws) if row["parse_error"]]
+        if failed:
+            errors = ", ".join(f"{i}: {draws[i]['parse_error']}" for i in failed)
+            parts.append(f"[{key}] unparsable draws ({errors}); first: {draws[failed[0]]['text'][:500]}")
+    return "\n\n".join(parts)
+
+
+@scorer(metrics=[])
 def judge_scorer() -> Scorer:
-    """Parse the sample's judgments; failures stay visible (NaN entry + error code), never defaulted."""
+    """Score the item result the ``judge`` solver stored (its metric comes with the task)."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        meta = state.metadata
-        mode = meta.get("parse_mode", "absolute")
-        scale = tuple(meta.get("scale", (1, 5)))
-        value: dict[str, float] = {}
-        answers: list[str] = []
-        explanations: list[str] = []
-        errors: dict[str, str] = {}
-        for key, text in _texts(state).items():
-            j = parse_judgment(text, mode=mode, scale=scale)  # type: ignore[arg-type]
-            value[key] = judgment_value(key, j)
-            answers.append(f"{key}={j.value if j.ok else 'FAILED'}")
-            if j.ok:
-                explanations.append(f"[{key}] {j.rationale}")
-            else:
-                errors[key] = j.error or "unknown"
-                explanations.append(f"[{key}] PARSE FAILURE ({j.error}): {text[:500]}")
-        metadata: dict[str, Any] = {
-            "parse_mode": mode,
-            "parse_errors": errors,
-            "n_judgments": len(value),
-            "n_failed": sum(math.isnan(v) for v in value.values()),
-        }
+        result = state.store.get(RESULT_KEY)
+        if result is None:
+            raise ValueError("judge_scorer needs the selfrat_eval judge() solver to run first")
+        decisions = state.store.get(DECISIONS_KEY) or {}
         return Score(
-            value=value,
-            answer="; ".join(answers),
-            explanation="\n\n".join(explanations),
-            metadata=metadata,
+            value=score_value(result),
+            answer=_answer(decisions),
+            explanation=_explanation(decisions),
+            metadata={"result": result, "decisions": decisions},
         )
 
     return score

@@ -1,136 +1,123 @@
-"""The ``judge`` solver: run every grading call of a sample, optionally best-of-N.
+"""The ``judge`` solver: draw the judgments of every request of a sample, then ``judge_item``.
 
-With ``n > 1`` each call draws N judgments and keeps one with the core's ``best_of_n``:
-``strategy="logprob"`` keeps the highest mean token log-probability when the provider returns
-log-probs for every draw (requested through ``GenerateConfig(logprobs=True)``); otherwise (or with
-``strategy="majority"``) it keeps the first judgment that agrees with the majority score/verdict.
-What was drawn and how the pick was made is stored in the sample store under ``JUDGMENTS_KEY``.
+The requests come from the sample metadata (built from ``protocol.requests(item)``); the draws of
+one request run in order, the requests of a sample concurrently (so batching providers group them).
+The protocol's :func:`~selfrat_eval.protocols.judge_item` turns the draws into decisions and the
+item result; both are kept in the sample store for the scorer, with every draw for the log.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
-from inspect_ai.model import (
-    ChatMessageAssistant,
-    GenerateConfig,
-    ModelOutput,
-    get_model,
-)
+from inspect_ai.model import ChatMessageAssistant, GenerateConfig, Model, ModelOutput, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.util import collect
 
-from ..aggregation import best_of_n
-from ..parsing import parse_judgment
-from .dataset import _input
+from ..protocols import judge_item
+from ..protocols.strategy import load_scorer
+from .dataset import chat_messages, item_of
+from .draws import Drawn, expected_draw, sample_draws
+from .params import JudgeSpec
 
-JUDGMENTS_KEY = "selfrat_judgments"
-Strategy = Literal["logprob", "majority"]
-
-
-def mean_logprob(output: ModelOutput) -> float | None:
-    """Mean token log-probability of the first choice, or None when the provider gave none."""
-    if not output.choices or output.choices[0].logprobs is None:
-        return None
-    values = [lp.logprob for lp in output.choices[0].logprobs.content]
-    if not values:
-        return None
-    return float(sum(values) / len(values))
+RESULT_KEY = "selfrat_eval:result"  # the protocol's ItemResult
+DECISIONS_KEY = "selfrat_eval:decisions"  # request key -> decision, with its draws
 
 
-def _base_seed() -> int | None:
-    # The eval's --seed, so N draws get seed, seed+1, ... (identical seeds would give identical draws
-    # on providers that honour per-request seeds).
+def _active_config() -> GenerateConfig:
+    # The eval's generate config (--seed, --extra-body ...); internal Inspect API, so fall back to none.
     try:
         from inspect_ai.model._generate_config import active_generate_config
 
-        return active_generate_config().seed
-    except Exception:  # noqa: BLE001 - internal API; without it draws are simply unseeded
-        return None
+        return active_generate_config()
+    except Exception:  # noqa: BLE001
+        return GenerateConfig()
 
 
-def select(
-    texts: list[str],
-    logprobs: list[float | None],
-    *,
-    parse_mode: str,
-    scale: tuple[int, int],
-    strategy: Strategy,
-) -> tuple[int, str, int]:
-    """Index of the kept draw, how it was chosen, and how many draws failed to parse."""
-    judgments = [parse_judgment(t, mode=parse_mode, scale=scale) for t in texts]  # type: ignore[arg-type]
-    n_failed = sum(not j.ok for j in judgments)
-    if len(texts) == 1:
-        return 0, "single", n_failed
-    if strategy == "logprob" and all(lp is not None and not math.isnan(lp) for lp in logprobs):
-        sel = best_of_n(judgments, by="logprob", logprobs=[float(lp) for lp in logprobs])  # type: ignore[arg-type]
-        how = "logprob"
-    else:
-        sel = best_of_n(judgments, by="majority")
-        how = "majority" if strategy == "majority" else "majority (provider returned no logprobs)"
-    if sel.index is None:
-        # Every draw failed: keep the first so the failure is scored (and counted) as such.
-        return 0, f"{how}; every draw failed", n_failed
-    return sel.index, how, n_failed
+def _draw_rows(drawn: list[Drawn], mode: str, scale: tuple[int, int]) -> list[dict[str, Any]]:
+    rows = []
+    for d in drawn:
+        j = d.draw.judgment(mode, scale)  # type: ignore[arg-type]
+        row: dict[str, Any] = {"text": d.draw.text, "value": j.value, "parse_error": j.error}
+        if d.draw.mean_logprob is not None:
+            row["mean_logprob"] = d.draw.mean_logprob
+        if d.score_point is not None:
+            row.update(score_point=d.score_point, score_logprobs=d.draw.score_logprobs, forced=d.draw.forced)
+        rows.append(row)
+    return rows
+
+
+def _check_greedy(model: Model, spec: JudgeSpec, active: GenerateConfig) -> None:
+    # Inspect's hf provider samples unless told not to, and transformers refuses temperature 0.
+    if spec.strategy.single and not active.temperature and getattr(model.api, "do_sample", False):
+        raise ValueError(
+            f"strategy {spec.strategy.name} decodes greedily: pass -M do_sample=false to the {model.api.__class__.__name__} provider"
+        )
 
 
 @solver
-def judge(n: int = 1, strategy: Strategy = "logprob") -> Solver:
-    """Generate the sample's judgments (``metadata['prompts']``), N draws each when ``n > 1``."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if strategy not in ("logprob", "majority"):
-        raise ValueError(f"strategy must be 'logprob' or 'majority', got {strategy!r}")
+def judge(
+    benchmark: str,
+    options: Mapping[str, Any] | None = None,
+    strategy: Mapping[str, Any] | None = None,
+) -> Solver:
+    """Judge each sample of a ``selfrat_eval`` task under its benchmark protocol and strategy.
+
+    Args:
+        benchmark: protocol name (``biggen``, ``feedback_bench``, ``rewardbench``, ``custom``).
+        options: BenchmarkOptions fields (the task parameters of the same names).
+        strategy: ``strategy``, ``n``, ``sc_method``, ``select_by`` and ``scorer``.
+    """
+    spec = JudgeSpec.from_solver_args(benchmark, options, strategy)
+    external = load_scorer(spec.scorer) if spec.scorer else None
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        meta = state.metadata
-        if "prompts" not in meta:
-            raise ValueError("the judge solver needs samples built by selfrat_eval's dataset adapters")
-        model = get_model()
-        scale = tuple(meta.get("scale", (1, 5)))
-        seed = _base_seed()
-
-        async def run_call(user: str) -> tuple[dict[str, Any], ModelOutput]:
-            # The N draws of one call run in order (the replay provider counts them); the
-            # sample's different calls run concurrently, so batching providers (hf) group them.
-            messages = _input(meta.get("system"), user)
-            outputs: list[ModelOutput] = []
-            for i in range(n):
-                config = GenerateConfig()
-                if n > 1 and strategy == "logprob":
-                    config = GenerateConfig(logprobs=True)
-                if n > 1 and seed is not None:
-                    config = config.merge(GenerateConfig(seed=seed + i))
-                outputs.append(await model.generate(messages, config=config))
-            texts = [o.completion for o in outputs]
-            lps = [mean_logprob(o) for o in outputs]
-            index, how, n_failed = select(
-                texts,
-                lps,
-                parse_mode=meta["parse_mode"],
-                scale=scale,
-                strategy=strategy,  # type: ignore[arg-type]
+        if state.epoch > 1:
+            raise ValueError(
+                "selfrat_eval tasks judge each sample once: for self-consistency use "
+                "-T strategy=self-consistency -T n=N instead of --epochs"
             )
-            record = {
-                "text": texts[index],
-                "index": index,
-                "selected_by": how,
-                "n_draws": n,
-                "n_failed_draws": n_failed,
-                "draws": texts if n > 1 else None,
-                "mean_logprobs": lps if n > 1 else None,
-            }
-            return record, outputs[index]
+        protocol, item = item_of(spec, state.sample_id)
+        model = get_model()
+        active = _active_config()
+        _check_greedy(model, spec, active)
 
-        keys = list(meta["prompts"])
-        done = await collect(*(run_call(meta["prompts"][k]) for k in keys))
-        results = {k: rec for k, (rec, _) in zip(keys, done, strict=True)}
-        first = done[0][1] if done else None
-        state.store.set(JUDGMENTS_KEY, results)
-        if first is not None:
-            state.output = first
-            state.messages.append(ChatMessageAssistant(content=first.completion, source="generate"))
+        async def run(request: Mapping[str, Any]) -> list[Drawn]:
+            messages = chat_messages(request["messages"])
+            if spec.strategy.name == "expected-score":
+                scale = (int(request["scale"][0]), int(request["scale"][1]))
+                return [
+                    await expected_draw(
+                        model, messages, request["mode"], scale, active.seed, active.extra_body
+                    )
+                ]
+            return await sample_draws(model, messages, spec.strategy, active.seed)
+
+        requests = state.metadata["requests"]
+        drawn = await collect(*(run(r) for r in requests))
+        by_key = {r["key"]: d for r, d in zip(requests, drawn, strict=True)}
+        result, decisions = judge_item(
+            protocol,
+            item,
+            {k: [d.draw for d in ds] for k, ds in by_key.items()},
+            spec.strategy,
+            scorer=external,
+        )
+        state.store.set(RESULT_KEY, result)
+        state.store.set(
+            DECISIONS_KEY,
+            {
+                r["key"]: {
+                    **decisions[r["key"]].to_dict(),
+                    "draws": _draw_rows(by_key[r["key"]], r["mode"], tuple(r["scale"])),  # type: ignore[arg-type]
+                }
+                for r in requests
+            },
+        )
+        first = by_key[requests[0]["key"]][0].draw.text
+        state.messages.append(ChatMessageAssistant(content=first, source="generate"))
+        state.output = ModelOutput.from_content(model=str(model), content=first)
         return state
 
     return solve

@@ -1,128 +1,79 @@
-"""Inspect tasks ``selfrat_eval/biggen``, ``selfrat_eval/feedback_bench`` and ``selfrat_eval/rewardbench``.
+"""Inspect tasks ``selfrat_eval/biggen``, ``feedback_bench``, ``rewardbench`` and ``custom``.
 
-Data come from the Hugging Face Hub ids by default or from ``-T data_path=<local file or dir>`` in
-the same layout (loaded by ``selfrat_eval.loaders``). Sampling defaults follow the reference
-Prometheus library (temperature 1.0, top_p 0.9, 1024 new tokens); ``--temperature`` etc. override.
+Each task is its benchmark protocol (``selfrat_eval.protocols``) in Inspect's terms: the protocol's
+items as samples, the ``judge`` solver, the ``judge_scorer`` and the ``judge_metrics`` metric. The
+task parameters are the :class:`~selfrat_eval.protocols.BenchmarkOptions` fields plus the strategy
+(:mod:`.params`); a parameter left out means the protocol's default, so
+``inspect eval selfrat_eval/rewardbench`` judges exactly like ``selfrat evaluate --benchmark rewardbench``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from inspect_ai import Task, task
-from inspect_ai.model import GenerateConfig
 
-from ..loaders import (
-    BIGGEN_RESULTS_HUB_ID,
-    FEEDBACK_BENCH_HUB_ID,
-    REWARDBENCH_HUB_ID,
-    load_biggen_human_eval,
-    load_feedback_bench,
-    load_rewardbench,
-)
-from ..rubric import get_rubric
-from .dataset import pairwise_samples, pointwise_samples
-from .metrics import judge_agreement, judge_agreement_by, parse_rate, rewardbench_accuracy
+from ..protocols import PROTOCOLS
+from .dataset import load_items, protocol_dataset
+from .metrics import judge_metrics
+from .params import JudgeSpec
 from .scorers import judge_scorer
-from .solvers import Strategy, judge
-
-REFERENCE_SAMPLING = GenerateConfig(temperature=1.0, top_p=0.9, max_tokens=1024)
+from .solvers import judge
 
 
-def _judge_task(dataset: Any, metrics: list[Any], n: int, strategy: Strategy, metadata: dict[str, Any]) -> Task:
-    """Every selfrat task: the judge solver, the core-parsing scorer, the reference sampling."""
+def judge_task(benchmark: str, params: dict[str, Any]) -> Task:
+    """The Inspect task of ``benchmark`` with these task parameters."""
+    spec = JudgeSpec.from_params(benchmark, params)
+    protocol, items, info = load_items(spec)
+    options = spec.options_args()
     return Task(
-        dataset=dataset,
-        solver=judge(n=n, strategy=strategy),
+        dataset=protocol_dataset(protocol, items, info["source"]),
+        solver=judge(benchmark=benchmark, options=options, strategy=spec.strategy_args()),
         scorer=judge_scorer(),
-        metrics=[parse_rate(), *metrics],
-        config=REFERENCE_SAMPLING,
-        metadata=metadata,
+        metrics=[judge_metrics(benchmark=benchmark, options=options)],
+        config=spec.generate_config(),
+        metadata={"benchmark": benchmark, "strategy": spec.strategy.label(), **info},
     )
 
 
-def _names(value: str | Sequence[str] | None) -> list[str] | None:
-    """``-T subsets=a,b`` arrives as a string, a YAML list as a list."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
+def _judge_task_fn(benchmark: str) -> Callable[..., Task]:
+    # One signature for every task: the option names are the same everywhere, and the protocol
+    # refuses the ones that mean nothing for its benchmark.
+    def fn(
+        data: str | None = None,
+        split: str | None = None,
+        mode: str | None = None,
+        rubric: str | None = None,
+        reference: bool | str | None = None,
+        subsets: str | Sequence[str] | None = None,
+        sections: str | Sequence[str] | None = None,
+        include_multilingual: bool | str | None = None,
+        skip_llm_judge_tasks: bool | str | None = None,
+        require_consistent: bool | str | None = None,
+        limit: int | None = None,
+        strategy: str = "greedy",
+        n: int | None = None,
+        sc_method: str = "majority",
+        select_by: str = "logprob",
+        scorer: str | None = None,
+        **unknown: Any,
+    ) -> Task:
+        params = {
+            "data": data, "split": split, "mode": mode, "rubric": rubric, "reference": reference,
+            "subsets": subsets, "sections": sections, "include_multilingual": include_multilingual,
+            "skip_llm_judge_tasks": skip_llm_judge_tasks, "require_consistent": require_consistent,
+            "limit": limit, "strategy": strategy, "n": n, "sc_method": sc_method,
+            "select_by": select_by, "scorer": scorer, **unknown,
+        }  # fmt: skip
+        return judge_task(benchmark, params)
+
+    fn.__name__ = fn.__qualname__ = benchmark
+    fn.__doc__ = f"{PROTOCOLS[benchmark].description} (selfrat_eval protocol {benchmark!r})."
+    return task(name=benchmark)(fn)
 
 
-@task
-def biggen(
-    data_path: str = BIGGEN_RESULTS_HUB_ID,
-    split: str = "human_eval",
-    reference: bool = True,
-    system_message: bool = True,
-    include_multilingual: bool = False,
-    skip_llm_judge_tasks: bool = False,
-    group_by: str = "capability",
-    n: int = 1,
-    strategy: Strategy = "logprob",
-) -> Task:
-    """BiGGen Bench human agreement: grade each response 1..5; Pearson/Spearman/Kendall vs humans."""
-    loaded = load_biggen_human_eval(
-        data_path,
-        split,
-        include_multilingual=include_multilingual,
-        skip_llm_judge_tasks=skip_llm_judge_tasks,
-    )
-    dataset = pointwise_samples(
-        loaded, use_reference=reference, system_message=system_message, name="biggen", source=loaded.source
-    )
-    return _judge_task(dataset, [judge_agreement(), judge_agreement_by(group=group_by)], n, strategy, {"dropped": loaded.dropped, "source": loaded.source})
-
-
-@task
-def feedback_bench(
-    data_path: str = FEEDBACK_BENCH_HUB_ID,
-    split: str = "train",
-    reference: bool = True,
-    system_message: bool = True,
-    n: int = 1,
-    strategy: Strategy = "logprob",
-) -> Task:
-    """Feedback Bench: grade each response 1..5; Pearson/Spearman/Kendall vs ``orig_score``."""
-    loaded = load_feedback_bench(data_path, split)
-    dataset = pointwise_samples(
-        loaded,
-        use_reference=reference,
-        system_message=system_message,
-        name="feedback_bench",
-        source=loaded.source,
-    )
-    return _judge_task(dataset, [judge_agreement()], n, strategy, {"source": loaded.source})
-
-
-@task
-def rewardbench(
-    data_path: str = REWARDBENCH_HUB_ID,
-    split: str = "filtered",
-    mode: str = "pairwise",
-    subsets: str | list[str] | None = None,
-    sections: str | list[str] | None = None,
-    rubric: str = "helpfulness",
-    system_message: bool = True,
-    require_consistent: bool = True,
-    n: int = 1,
-    strategy: Strategy = "logprob",
-) -> Task:
-    """RewardBench: per-subset, per-section (official weights) and overall accuracy.
-
-    ``mode=pairwise`` judges A/B in both orders (a win needs both orders when
-    ``require_consistent``); ``mode=pointwise`` grades chosen and rejected separately.
-    """
-    loaded = load_rewardbench(data_path, split, subsets=_names(subsets), sections=_names(sections))
-    dataset = pairwise_samples(
-        loaded,
-        mode=mode,  # type: ignore[arg-type]
-        rubric=get_rubric(rubric),
-        system_message=system_message,
-        require_consistent=require_consistent,
-        name="rewardbench",
-        source=loaded.source,
-    )
-    return _judge_task(dataset, [rewardbench_accuracy()], n, strategy, {"dropped": loaded.dropped, "source": loaded.source, "mode": mode})
+biggen = _judge_task_fn("biggen")
+feedback_bench = _judge_task_fn("feedback_bench")
+rewardbench = _judge_task_fn("rewardbench")
+custom = _judge_task_fn("custom")
