@@ -150,8 +150,8 @@ def run_inspect(case: Case, data: Path, workdir: Path, *, logprobs: bool = True)
     from inspect_ai import eval as inspect_eval
 
     server = _server(logprobs)
-    old = {k: os.environ.get(k) for k in ("SCRIPTED_BASE_URL", "SCRIPTED_API_KEY")}
-    os.environ.update(SCRIPTED_BASE_URL=server.url, SCRIPTED_API_KEY="x")
+    old = {k: os.environ.get(k) for k in ("SCRIPTED_API_KEY",)}
+    os.environ.update(SCRIPTED_API_KEY="x")  # the openai-api provider wants a key, the server none
     try:
         args: dict[str, Any] = {"data": str(data), "strategy": case.strategy}
         if case.mode:
@@ -162,8 +162,11 @@ def run_inspect(case: Case, data: Path, workdir: Path, *, logprobs: bool = True)
             f"selfrat_eval/{case.benchmark}",
             task_args=args,
             model=f"openai-api/scripted/{MODEL}",
+            # explicit URL: Inspect caches models by name and base URL, an env var would reuse a dead server
+            model_base_url=server.url,
             log_dir=str(workdir / "inspect-logs"),
             display="none",
+            max_retries=1,
         )
         log = logs[0]
         if log.status != "success":

@@ -96,7 +96,7 @@ class ScriptedJudgeServer:
     # ---- answers ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _key(body: dict[str, Any]) -> str:
+    def request_key(body: dict[str, Any]) -> str:
         messages = body.get("messages")
         if messages is not None:
             return json.dumps([{"role": m.get("role"), "content": _content(m)} for m in messages], ensure_ascii=False)
@@ -121,7 +121,7 @@ class ScriptedJudgeServer:
         return {t: math.log(w / total) for t, w in zip(tokens, weights, strict=True)}
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        key = self._key(body)
+        key = self.request_key(body)
         messages = body.get("messages")
         if messages and body.get("continue_final_message"):
             return self._continuation(key_without_last(messages), _content(messages[-1]), body)
@@ -139,13 +139,13 @@ class ScriptedJudgeServer:
             if path.endswith("/chat/completions"):
                 choice["message"] = {"role": "assistant", "content": text}
                 if body.get("logprobs") and self.logprobs:
-                    choice["logprobs"] = {"content": self._token_logprobs(key, k, text, int(body.get("top_logprobs") or 0))}
+                    choice["logprobs"] = {"content": self.token_logprobs(key, k, text, int(body.get("top_logprobs") or 0))}
             else:
                 choice["text"] = text
             choices.append(choice)
         return {"id": "scripted", "object": "chat.completion", "model": self.model, "choices": choices}
 
-    def _token_logprobs(self, key: str, k: int, text: str, top: int) -> list[dict[str, Any]]:
+    def token_logprobs(self, key: str, k: int, text: str, top: int) -> list[dict[str, Any]]:
         """Whitespace-split tokens with log-probs; the token after the marker carries the verdict
         distribution (the same one a continuation request gets)."""
         h = _digest(key, k, "lp")
@@ -184,7 +184,7 @@ class ScriptedJudgeServer:
         """The prompt (messages) of every judgment drawn, once per draw (a request with ``n=4``
         counts 4 times, like 4 requests), continuation requests excluded."""
         return [
-            self._key(r)
+            self.request_key(r)
             for r in self.requests
             if not r.get("continue_final_message")
             for _ in range(int(r.get("n") or 1))

@@ -197,11 +197,7 @@ def drawn_prompts(server: ScriptedJudgeServer) -> Counter[str]:
     """The multiset of prompts the judge drew from: each generation request's messages, once per
     choice it asked for (the runner asks for n choices at once, Inspect for one per seeded call);
     expected-score continuation requests excluded."""
-    counts: Counter[str] = Counter()
-    for body in server.requests:
-        if not body.get("continue_final_message"):
-            counts[server._key(body)] += int(body.get("n") or 1)  # noqa: SLF001
-    return counts
+    return Counter(server.prompts())
 
 
 def _num(x: Any) -> float:

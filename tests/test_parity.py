@@ -30,6 +30,8 @@ def test_same_prompts_and_metrics_in_every_front_end(case: Case, files: dict[str
         # the comparison covers the headline metric and the failure counts, not just a few names
         assert {"parse_rate", "n_failed"} <= set(comparison.compared)
         assert ("pearson" in comparison.compared) or ("score" in comparison.compared)
+    if case.strategy == "expected-score":  # the forced-marker path is exercised too
+        assert comparison.reference.metrics["n_forced"] > 0
 
 
 def test_best_of_n_without_logprobs_takes_the_documented_fallback_everywhere(

@@ -9,6 +9,9 @@
   messages plus an assistant message holding the scoring prefix, ``max_tokens=1``, and vLLM's
   ``continue_final_message`` (:data:`CONTINUE_PROVIDERS`). Providers that cannot continue a
   message give the draw no distribution, which the protocol counts (``no_score_probs``).
+- When a whitespace-only token is among the top tokens at the scoring point (tokenizers that emit
+  ``" "`` before ``"4"``), the distribution after it is read too -- from the generation when the judge
+  emitted that whitespace, else by continuation -- and combined by the chain rule, as in the runner.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from inspect_ai.model import ChatMessage, ChatMessageAssistant, GenerateConfig, 
 
 from ..parsing import ParseMode
 from ..protocols import Draw, StrategyConfig
-from ..protocols.expected import TOP_K, scoring_prefix, verdict_logprobs
+from ..protocols.expected import TOP_K, chain_verdicts, scoring_prefix, whitespace_step
 from ..protocols.strategy import verdict_levels
 
 # Model APIs whose final assistant message is continued (not answered) when asked with
@@ -77,22 +80,42 @@ def _top(entries: Any) -> dict[str, float]:
     return out
 
 
-def top_at_scoring_point(output: ModelOutput, prefix: str) -> dict[str, float] | None:
-    """Top log-probs of the generated token that starts right after ``prefix`` (the judgment up to
-    its last marker), or None when the tokens do not start there or carry no top log-probs.
-    Whitespace is ignored when matching, because raw token strings may spell it differently."""
+def _scoring_index(output: ModelOutput, prefix: str) -> int | None:
+    """Index of the generated token that starts right after ``prefix`` (the judgment up to its
+    last marker), or None when the tokens do not start there. Whitespace is ignored when matching,
+    because raw token strings may spell it differently."""
     lp = output.choices[0].logprobs if output.choices else None
     if lp is None:
         return None
     target = _visible(prefix)
     seen = ""
-    for token in lp.content:
+    for i, token in enumerate(lp.content):
         if len(seen) == len(target):
-            return _top(token.top_logprobs) if seen == target and token.top_logprobs else None
+            return i if seen == target else None
         seen += _visible(token.token)
         if len(seen) > len(target):
             return None
     return None
+
+
+def top_at_scoring_point(output: ModelOutput, prefix: str) -> dict[str, float] | None:
+    """Top log-probs of the generated token right after ``prefix`` (None when not available)."""
+    i = _scoring_index(output, prefix)
+    if i is None:
+        return None
+    token = output.choices[0].logprobs.content[i]  # type: ignore[union-attr]
+    return _top(token.top_logprobs) if token.top_logprobs else None
+
+
+def top_after_whitespace(output: ModelOutput, prefix: str) -> dict[str, float] | None:
+    """When the judge generated a whitespace-only token at the scoring point (tokenizers that
+    split ``" 4"`` into ``" "`` + ``"4"``), the top log-probs of the token after it."""
+    i = _scoring_index(output, prefix)
+    content = output.choices[0].logprobs.content if i is not None else []  # type: ignore[union-attr]
+    if i is None or i + 1 >= len(content) or content[i].token.translate(_TOKEN_SPACES).strip():
+        return None
+    nxt = content[i + 1]
+    return _top(nxt.top_logprobs) if nxt.top_logprobs else None
 
 
 def can_continue(model: Model) -> bool:
@@ -153,8 +176,16 @@ async def expected_draw(
     text = output.completion
     prefix, forced = scoring_prefix(text)
     top = None if forced else top_at_scoring_point(output, prefix)
+    second = None if forced else top_after_whitespace(output, prefix)
     how = "generation"
     if top is None:
         top, how = await continuation_top(model, messages, prefix, extra_body)
-    score_logprobs = None if top is None else verdict_logprobs(top, verdict_levels(mode, scale))
+    levels = verdict_levels(mode, scale)
+    if top is None:
+        return Drawn(Draw(text, mean_logprob(output), None, forced), how)
+    # a whitespace token may come before the verdict: read after it too (the protocol's chain rule)
+    step = whitespace_step(top)
+    if step is not None and second is None:
+        second, _ = await continuation_top(model, messages, prefix + step[0], extra_body)
+    score_logprobs = chain_verdicts(top, levels, step, second)
     return Drawn(Draw(text, mean_logprob(output), score_logprobs, forced), how)

@@ -102,7 +102,7 @@ class SelfratOfflineAPI(ModelAPI):
             "top_logprobs": config.top_logprobs,
             **(config.extra_body or {}),
         }
-        key = self.judge._key(body)
+        key = self.judge.request_key(body)
         greedy = float(config.temperature or 0.0) <= 0.0
         if body.get("continue_final_message"):
             choice = self.judge.answer(CHAT_ROUTE, body)["choices"][0]
@@ -113,7 +113,7 @@ class SelfratOfflineAPI(ModelAPI):
             text = self.judge.judgment(key, k)
             choice = {"message": {"content": text}, "logprobs": None}
             if config.logprobs and self.judge.logprobs:
-                tokens = self.judge._token_logprobs(key, k, text, int(config.top_logprobs or 0))
+                tokens = self.judge.token_logprobs(key, k, text, int(config.top_logprobs or 0))
                 choice["logprobs"] = {"content": tokens}
         output = ModelOutput.from_content(model="selfrat/scripted", content=str(choice["message"]["content"]))
         output.choices[0].logprobs = _logprobs((choice.get("logprobs") or {}).get("content"))
