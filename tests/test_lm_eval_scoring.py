@@ -240,7 +240,7 @@ def test_data_options_and_clear_errors(fixtures, tmp_path):
     del rows[3]["human_score"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(json.dumps(r) for r in rows))
-    with pytest.raises(DataError, match=r"bad\.jsonl, row 3: field 'human_score' is missing"):
+    with pytest.raises(DataError, match=r"bad\.jsonl, row 4: field 'human_score' is missing"):
         load_dataset(selfrat_family="biggen", selfrat_kind="pointwise", data_path=str(bad))
     with pytest.raises(ValueError, match="selfrat_family"):
         load_dataset(selfrat_family="mmlu", selfrat_kind="pointwise")

@@ -158,7 +158,7 @@ def test_bad_inputs_exit_with_clear_errors(
         == 2
     )
     err = capsys.readouterr().err
-    assert "row 0" in err and "response" in err
+    assert "row 1" in err and "response" in err
     assert _evaluate(tmp_path, "--judge", str(tiny_model_dir), "--benchmark", "custom", "--out", out) == 2
     assert "--data" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing-run"), "--out", str(tmp_path / "r.html")]) == 2

@@ -25,7 +25,7 @@ def load_pool(cfg: DataConfig) -> tuple[list[PointwiseItem], dict[str, int]]:
     )
     missing = [i for i, it in enumerate(loaded.items) if it.gold_score is None]
     if missing:
-        raise DataError(f"{cfg.source}, row {missing[0]}: a gold score is required for training")
+        raise DataError(f"{cfg.source}: item {loaded.items[missing[0]].id!r} has no gold score; training needs one")
     return list(loaded.items), dict(loaded.dropped)
 
 
