@@ -232,48 +232,71 @@ class RowTable:
         return self.n_rows
 
 
-def _arrow_table(ds: Any, label: str) -> RowTable:
+def _arrow_table(ds: Any, label: str, columns: Sequence[str] = ()) -> RowTable:
+    n_rows = len(ds)  # before selecting: a table left with no columns reports no rows
+    if columns:  # convert only what the loader reads
+        ds = ds.select_columns([c for c in ds.column_names if c in set(columns)])
+
     def fetch(indices: Sequence[int]) -> list[Row]:
-        if not indices:
-            return []
+        if not indices or not ds.column_names:  # no column the loader reads: rows lack every field
+            return [{} for _ in indices]
         try:
-            columns = ds[list(indices)]
+            batch = ds[list(indices)]
         except UnicodeDecodeError:
             # Arrow's JSON reader stores invalid UTF-8 as is and fails when it is read: find the row.
             if len(indices) == 1:
                 return [DataError(f"{label}, row {indices[0] + 1}: text is not valid UTF-8")]
             return [row for i in indices for row in fetch([i])]
-        names = list(columns)
-        return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        names = list(batch)
+        return [dict(zip(names, values, strict=True)) for values in zip(*batch.values(), strict=True)]
 
-    return RowTable(label, len(ds), fetch)
+    return RowTable(label, n_rows, fetch)
 
 
-def _line_table(files: Sequence[Path], label: str) -> RowTable:
-    """Byte offsets of the non-blank lines; a fetch seeks to each line and parses it alone."""
-    index: list[tuple[int, int, int]] = []  # (file number, byte offset, 1-based line number)
-    for k, f in enumerate(files):
-        with f.open("rb") as fh:
-            offset = 0
-            for lineno, raw in enumerate(fh, start=1):
-                if raw.strip():
-                    index.append((k, offset, lineno))
-                offset += len(raw)
+@dataclass
+class _LineIndex:
+    """Byte offset and line number of every non-blank line of JSON-lines files, from one pass."""
 
-    def fetch(indices: Sequence[int]) -> list[Row]:
-        handles = [f.open("rb") for f in files]
-        try:
-            out: list[Row] = []
-            for i in indices:
-                k, offset, lineno = index[i]
-                handles[k].seek(offset)
-                out.append(_json_line(files[k], handles[k].readline(), lineno))
-            return out
-        finally:
-            for h in handles:
-                h.close()
+    files: Sequence[Path]
+    entries: list[tuple[int, int, int]]  # (file number, byte offset, 1-based line number)
+    all_objects: bool  # every line starts with "{" (what Arrow's JSON reader may be given)
 
-    return RowTable(label, len(index), fetch)
+    @classmethod
+    def scan(cls, files: Sequence[Path]) -> _LineIndex:
+        entries: list[tuple[int, int, int]] = []
+        all_objects = True
+        for k, f in enumerate(files):
+            with f.open("rb") as fh:
+                offset = 0
+                for lineno, raw in enumerate(fh, start=1):
+                    if raw[:1] == b"{":
+                        entries.append((k, offset, lineno))
+                    elif raw.strip():
+                        entries.append((k, offset, lineno))
+                        head = raw.lstrip()
+                        if lineno == 1 and head.startswith(b"\xef\xbb\xbf"):
+                            head = head[3:].lstrip()
+                        all_objects = all_objects and head[:1] == b"{"
+                    offset += len(raw)
+        return cls(files, entries, all_objects)
+
+    def table(self, label: str) -> RowTable:
+        """Rows parsed one line at a time: a fetch seeks to each line and parses it alone."""
+
+        def fetch(indices: Sequence[int]) -> list[Row]:
+            handles = [f.open("rb") for f in self.files]
+            try:
+                out: list[Row] = []
+                for i in indices:
+                    k, offset, lineno = self.entries[i]
+                    handles[k].seek(offset)
+                    out.append(_json_line(self.files[k], handles[k].readline(), lineno))
+                return out
+            finally:
+                for h in handles:
+                    h.close()
+
+        return RowTable(label, len(self.entries), fetch)
 
 
 def _arrow_readable(ds: Any, text_columns: Sequence[str]) -> bool:
@@ -291,26 +314,44 @@ def _arrow_readable(ds: Any, text_columns: Sequence[str]) -> bool:
 
 
 def open_table(
-    source: str | Path, *, split: str, text_columns: Sequence[str] = (), config: str | None = None
+    source: str | Path,
+    *,
+    split: str,
+    columns: Sequence[str] = (),
+    text_columns: Sequence[str] = (),
+    config: str | None = None,
 ) -> RowTable:
-    """A :class:`RowTable` over a local file/dir or a Hub dataset; nothing is materialised yet."""
+    """A :class:`RowTable` over a local file/dir or a Hub dataset; nothing is materialised yet.
+
+    ``columns`` are the fields the caller reads (the others are never converted); ``text_columns``
+    must come out as text. Local JSON lines go through Arrow (datasets, memory-mapped and cached)
+    only when every line is a JSON object: pyarrow's JSON reader crashes the process on a ``null``
+    line (apache/arrow#47409); other files use the exact line reader. A JSON array is parsed whole.
+    """
     label = _label(source)
     files = _local_files(source, split)
     if files is None:
-        return _arrow_table(_load_hub_dataset(source, split, config), label)
-    json_lines = all(f.suffix in (".json", ".jsonl") for f in files) and not any(map(_is_json_array, files))
+        return _arrow_table(_load_hub_dataset(source, split, config), label, columns)
+    if all(f.suffix in (".json", ".jsonl") for f in files):
+        try:
+            if any(map(_is_json_array, files)):
+                rows = _read_local_files(files)
+                return RowTable(label, len(rows), lambda idx: [rows[i] for i in idx])
+            lines = _LineIndex.scan(files)
+        except OSError as exc:
+            raise DataError(f"{files[0]}: cannot read the file ({_one_line(exc)})") from None
+        if not lines.all_objects:
+            return lines.table(label)
+        try:
+            ds = _load_local_dataset(files)
+        except Exception:  # noqa: BLE001 - bad JSON, mixed types: the line reader names the line
+            return lines.table(label)
+        return _arrow_table(ds, label, columns) if _arrow_readable(ds, text_columns) else lines.table(label)
     try:
         ds = _load_local_dataset(files)
-    except Exception as exc:  # noqa: BLE001 - JSON lines fall back to the exact line reader
-        if json_lines:
-            return _line_table(files, label)
-        if files[0].suffix == ".json":
-            rows = _read_local_files(files)
-            return RowTable(label, len(rows), lambda idx: [rows[i] for i in idx])
+    except Exception as exc:  # noqa: BLE001 - any reader failure becomes a DataError naming the file
         raise DataError(f"{files[0]}: cannot read {files[0].suffix[1:]} data ({_one_line(exc)})") from None
-    if json_lines and not _arrow_readable(ds, text_columns):
-        return _line_table(files, label)
-    return _arrow_table(ds, label)
+    return _arrow_table(ds, label, columns)
 
 
 def _row_order(n_rows: int, shuffle: bool, seed: int) -> Sequence[int]:
@@ -673,7 +714,10 @@ def load_feedback_collection(
     """
     label = _label(source)
     banned = _banned_keys(decontaminate_against) if decontaminate_against is not None else None
-    table = open_table(source, split=split, text_columns=_FEEDBACK_TEXT_COLUMNS)
+    table = open_table(
+        source, split=split, columns=(*_FEEDBACK_TEXT_COLUMNS, "orig_score", "__index_level_0__"),
+        text_columns=_FEEDBACK_TEXT_COLUMNS,
+    )
 
     def contaminated(item: PointwiseItem) -> str | None:
         hit = banned is not None and contamination_key(item.instruction, item.response) in banned
@@ -725,7 +769,7 @@ def load_preference_collection(
     semantics; malformed rows are counted in ``dropped['malformed']``). Item ids are 0-based row indices.
     """
     label = _label(source)
-    table = open_table(source, split=split, text_columns=_PREFERENCE_TEXT_COLUMNS)
+    table = open_table(source, split=split, columns=_PREFERENCE_TEXT_COLUMNS, text_columns=_PREFERENCE_TEXT_COLUMNS)
     kept, dropped = _scan(table, _preference_item, limit=limit, shuffle=shuffle, seed=seed, strict=strict)
     _check_unique(label, kept)
     return Loaded([item for _, item in kept], label, dropped)

@@ -364,3 +364,20 @@ def test_preference_collection_limit_and_shuffle(tmp_path: Path) -> None:
     shuffled = load_preference_collection(path, limit=5, shuffle=True, seed=0)
     assert [i.id for i in shuffled] == [f"{int(i.prompt[1:])}" for i in shuffled]
     assert [i.prompt for i in shuffled] != ["Q0", "Q1", "Q2", "Q3", "Q4"]
+
+
+def test_null_lines_never_reach_arrow(tmp_path: Path) -> None:
+    # pyarrow's JSON reader dies with a segfault on a block that starts with `null`
+    # (apache/arrow#47409): such files take the line reader, which counts the line as malformed.
+    path = tmp_path / "fc.jsonl"
+    path.write_text("null\n" + "\n".join(json.dumps(r) for r in feedback_rows(3)) + "\n")
+    loaded = load_feedback_collection(path, decontaminate_against=None)
+    assert len(loaded) == 3 and loaded.dropped == {"malformed": 1}
+    with pytest.raises(DataError, match=r"fc\.jsonl, line 1: expected a JSON object per line, got NoneType"):
+        load_feedback_collection(path, decontaminate_against=None, strict=True)
+
+
+def test_rows_without_any_expected_column_are_malformed_not_lost(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "fc.jsonl", [{"x": 1}, {"x": 2}])
+    assert load_feedback_collection(path, decontaminate_against=None).dropped == {"malformed": 2}
+    assert load_preference_collection(path).dropped == {"malformed": 2}
