@@ -416,3 +416,12 @@ def test_allow_reuse_lets_a_small_pool_through_the_check(tmp_path):
     check_pool_size(12, cfg, [5, 5])
     with pytest.raises(DataError, match="at least 1 training item"):
         check_pool_size(1, cfg, [])
+
+
+def test_read_jsonl_names_the_line_of_a_non_utf8_byte(tmp_path):
+    from selfrat_eval.training.data import read_jsonl
+
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
+    with pytest.raises(DataError, match=r"samples\.jsonl, line 2: not valid UTF-8"):
+        list(read_jsonl(path))

@@ -128,10 +128,12 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
+    with path.open("rb") as fh:  # binary: a stray non-UTF-8 byte is reported with its line
+        for lineno, raw in enumerate(fh, start=1):
+            if raw.strip():
                 try:
-                    yield json.loads(line)
+                    yield json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise DataError(f"{path}, line {lineno}: not valid UTF-8") from None
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}, line {lineno}: invalid JSON ({exc.msg})") from None
