@@ -10,6 +10,7 @@ Item ids follow one rule everywhere: they compare as text and a repeat is a Data
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import sys
@@ -83,8 +84,10 @@ def _find_split_file(directory: Path, split: str) -> list[Path]:
 def _json_line(path: Path, raw: bytes, lineno: int) -> dict[str, Any] | DataError:
     """One JSON-lines record, or the DataError (returned, not raised) that names file and line."""
     where = f"{path}, line {lineno}"
+    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
-        text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return DataError(f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
     try:
@@ -105,7 +108,8 @@ def _is_json_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def _read_json_array(path: Path) -> list[dict[str, Any]]:
+def _json_array_rows(path: Path) -> list[dict[str, Any] | DataError]:
+    """The objects of a JSON list; an element that is not an object becomes a DataError naming it."""
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
@@ -116,10 +120,18 @@ def _read_json_array(path: Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: invalid JSON ({_one_line(exc, 120)})") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
-    for n, row in enumerate(data, start=1):
-        if not isinstance(row, dict):
-            raise DataError(f"{path}, row {n}: expected a JSON object, got {type(row).__name__}")
-    return data
+    return [
+        row if isinstance(row, dict) else DataError(f"{path}, row {n}: expected a JSON object, got {type(row).__name__}")
+        for n, row in enumerate(data, start=1)
+    ]
+
+
+def _read_json_array(path: Path) -> list[dict[str, Any]]:
+    rows = _json_array_rows(path)
+    for row in rows:
+        if isinstance(row, DataError):
+            raise row
+    return rows  # type: ignore[return-value]
 
 
 def _read_json_lines(path: Path) -> list[dict[str, Any]]:
@@ -219,9 +231,10 @@ Row = dict[str, Any] | DataError  # a row, or why it could not be read (counted 
 class RowTable:
     """Rows addressed by 0-based index and materialised only when fetched.
 
-    Backed by a memory-mapped Arrow dataset (datasets) or, for a JSON-lines file Arrow cannot read
-    (a malformed line, mixed types), by an index of line offsets: either way memory stays flat
-    however large the file, and a broken row costs only that row.
+    Backed by a memory-mapped Arrow dataset (datasets) or, for a JSON-lines file Arrow cannot or
+    must not read (a malformed or non-object line, mixed types, date-like text), by an index of
+    line offsets: either way memory stays flat however large the file, and a broken row costs
+    only that row. (A JSON list is the exception: it is parsed whole.)
     """
 
     label: str
@@ -334,8 +347,8 @@ def open_table(
         return _arrow_table(_load_hub_dataset(source, split, config), label, columns)
     if all(f.suffix in (".json", ".jsonl") for f in files):
         try:
-            if any(map(_is_json_array, files)):
-                rows = _read_local_files(files)
+            if any(map(_is_json_array, files)):  # parsed whole: memory grows with the file
+                rows = [row for f in files for row in _json_array_rows(f)]
                 return RowTable(label, len(rows), lambda idx: [rows[i] for i in idx])
             lines = _LineIndex.scan(files)
         except OSError as exc:

@@ -381,3 +381,16 @@ def test_rows_without_any_expected_column_are_malformed_not_lost(tmp_path: Path)
     path = write_jsonl(tmp_path / "fc.jsonl", [{"x": 1}, {"x": 2}])
     assert load_feedback_collection(path, decontaminate_against=None).dropped == {"malformed": 2}
     assert load_preference_collection(path).dropped == {"malformed": 2}
+
+
+def test_json_list_collections_count_non_objects_and_bom_keeps_columns_right(tmp_path: Path) -> None:
+    array = tmp_path / "fc.json"
+    array.write_text(json.dumps([*feedback_rows(2), None, 3]))
+    loaded = load_feedback_collection(array, decontaminate_against=None)
+    assert len(loaded) == 2 and loaded.dropped == {"malformed": 2}
+    with pytest.raises(DataError, match=r"fc\.json, row 3: expected a JSON object, got NoneType"):
+        load_feedback_bench(array)
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b'\xef\xbb\xbf{"a": "\xff"}\n')
+    with pytest.raises(DataError, match=r"bom\.jsonl, line 1: not valid UTF-8 \(byte 0xff at column 8\)"):
+        read_rows(bom, split="train")
