@@ -155,17 +155,18 @@ _TABLE_CELLS = 4096
 KENDALL_BOOTSTRAP_CAP = 2000
 
 
-def _index_chunks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Rows of one seeded (n_resamples, n) matrix of resample indices, a bounded chunk at a time."""
+def _index_chunks(n: int, n_resamples: int, seed: int, width: int = 0) -> Iterator[np.ndarray]:
+    """Rows of one seeded (n_resamples, n) matrix of resample indices, a bounded chunk at a time;
+    ``width`` is the size of the largest per-resample array built from a chunk (n by default)."""
     rng = np.random.default_rng(seed)
-    for rows in _chunk_rows(n_resamples, n):
+    for rows in _chunk_rows(n_resamples, max(n, width)):
         yield rng.integers(0, n, size=(rows, n))
 
 
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Pearson of each row of ``x`` vs ``y`` (shape (B, n)), over ``weights`` (counts or a 0/1 mask);
-    NaN where a row is constant or has fewer than 2 items."""
-    w = np.ones_like(x) if weights is None else np.broadcast_to(weights, x.shape).astype(float)
+def _rowwise_pearson(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pearson of each row of ``x`` vs ``y`` (shape (B, n)) over the items where ``mask`` holds;
+    NaN where those items are constant or fewer than 2."""
+    w = mask.astype(float)
     cnt = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mx = (w * x).sum(axis=1) / cnt
@@ -401,7 +402,7 @@ def bootstrap_distributions(
     by_prediction = None if tables else _ByPrediction.build(x, y)
     kendall_apart = "kendall" in names and not tables and n > KENDALL_BOOTSTRAP_CAP
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for idx in _index_chunks(n, n_resamples, seed):
+    for idx in _index_chunks(n, n_resamples, seed, width=len(vx) * len(vy) if tables else n):
         if by_prediction is None:
             values = _table_statistics(idx, cx * len(vy) + cy, vx, vy, names)
         else:
