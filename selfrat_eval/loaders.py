@@ -425,7 +425,7 @@ class _UniqueIds:
     """The one id rule of every loader: ids compare as text (``17`` and ``"17"`` are the same
     id) and a repeat is a DataError that names the file and both rows."""
 
-    def __init__(self, label: str, what: str = "id") -> None:
+    def __init__(self, label: str, what: str = "item id") -> None:
         self.label = label
         self.what = what
         self.first_row: dict[str, int] = {}
@@ -437,7 +437,7 @@ class _UniqueIds:
             raise DataError(f"{self.label}: duplicate {self.what} {_show(text)} in row {first} and row {row}")
 
 
-def _check_unique(label: str, rows_and_items: Iterable[tuple[int, Any]], what: str = "id") -> None:
+def _check_unique(label: str, rows_and_items: Iterable[tuple[int, Any]], what: str = "item id") -> None:
     ids = _UniqueIds(label, what)
     for row, item in rows_and_items:
         ids.add(item.id, row)

@@ -218,17 +218,17 @@ def test_duplicate_ids_compare_as_text_and_name_both_rows(tmp_path: Path) -> Non
     rows[0]["__index_level_0__"] = 17
     rows[3]["__index_level_0__"] = "17"  # the same id as text
     path = write_jsonl(tmp_path / "fb.jsonl", rows)
-    with pytest.raises(DataError, match=r"fb\.jsonl: duplicate id '17' in row 1 and row 4"):
+    with pytest.raises(DataError, match=r"fb\.jsonl: duplicate item id '17' in row 1 and row 4"):
         load_feedback_bench(path)
-    with pytest.raises(DataError, match=r"fb\.jsonl: duplicate id '17' in row 1 and row 4"):
+    with pytest.raises(DataError, match=r"fb\.jsonl: duplicate item id '17' in row 1 and row 4"):
         load_feedback_collection(path, decontaminate_against=None)
     # an explicit id that equals another row's default id (its 0-based index) is a repeat too
     custom = [{"instruction": "Q", "response": "A", "id": 1}, {"instruction": "Q2", "response": "A2"}]
-    with pytest.raises(DataError, match=r"c\.jsonl: duplicate id '1' in row 1 and row 2"):
+    with pytest.raises(DataError, match=r"c\.jsonl: duplicate item id '1' in row 1 and row 2"):
         load_custom_pointwise(write_jsonl(tmp_path / "c.jsonl", custom), rubric="helpfulness")
     rb = rewardbench_rows()
     rb[4]["id"] = "0"
-    with pytest.raises(DataError, match=r"rb\.jsonl: duplicate id '0' in row 1 and row 5"):
+    with pytest.raises(DataError, match=r"rb\.jsonl: duplicate item id '0' in row 1 and row 5"):
         load_rewardbench(write_jsonl(tmp_path / "rb.jsonl", rb))
 
 
@@ -243,7 +243,7 @@ def test_biggen_duplicates_name_both_rows(tmp_path: Path) -> None:
     rows[-1]["model_name"] = "model-c"
     assert len(load_biggen_human_eval(write_jsonl(tmp_path / "ok.jsonl", rows))) == 7
     instances = [{k: v for k, v in r.items() if k not in ("model_name", "response", "human_score")} for r in rows[:2]]
-    with pytest.raises(DataError, match=r"i\.jsonl: duplicate id 'reasoning_math_0' in row 1 and row 2"):
+    with pytest.raises(DataError, match=r"i\.jsonl: duplicate item id 'reasoning_math_0' in row 1 and row 2"):
         load_biggen_instances(write_jsonl(tmp_path / "i.jsonl", instances))
 
 
