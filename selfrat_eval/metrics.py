@@ -189,6 +189,14 @@ def _average_ranks(counts: np.ndarray) -> np.ndarray:
     return np.cumsum(counts, axis=1) - (counts - 1) / 2
 
 
+def _centred_ranks(counts: np.ndarray, centre: float) -> np.ndarray:
+    """``_average_ranks(counts) - centre``, in place on one array (these are the big ones)."""
+    ranks = np.cumsum(counts, axis=1)
+    ranks -= 0.5 * counts
+    ranks += 0.5 - centre
+    return ranks
+
+
 def _table_pearson(c: np.ndarray, rx: np.ndarray, ry: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
     """Pearson from contingency tables ``c`` (B, Kx, Ky) with margins and cell values per row."""
     n = rx.sum(axis=1)
@@ -360,14 +368,18 @@ def _itemwise_statistics(idx: np.ndarray, d: _ByPrediction, names: Sequence[str]
             out["mae"] = sums[:, 6] / n
         if "spearman" in names:
             centre = (n + 1) / 2  # average ranks of n items always sum to n(n+1)/2
-            rank_x, rank_y = _average_ranks(wx) - centre, _average_ranks(wy) - centre
-            vx = np.einsum("bk,bk,bk->b", wx, rank_x, rank_x)
+            rank_x, rank_y = _centred_ranks(wx, centre), _centred_ranks(wy, centre)
             vy = np.einsum("bk,bk,bk->b", wy, rank_y, rank_y)
-            rx = rank_x if d.x_sizes is None else np.repeat(rank_x, d.x_sizes, axis=1)  # per item
-            if few_gold:
-                cov = np.einsum("bk,bk->b", (m * rx) @ d.columns[:, 7:], rank_y)
+            if d.x_sizes is None:  # distinct predictions: items are the rank groups, m == wx
+                weighted = wx * rank_x
+                vx = np.einsum("bk,bk->b", weighted, rank_x)
             else:
-                cov = np.einsum("bi,bi,bi->b", m, rx, rank_y[:, d.y_codes])
+                vx = np.einsum("bk,bk,bk->b", wx, rank_x, rank_x)
+                weighted = m * np.repeat(rank_x, d.x_sizes, axis=1)  # per item
+            if few_gold:
+                cov = np.einsum("bk,bk->b", weighted @ d.columns[:, 7:], rank_y)
+            else:
+                cov = np.einsum("bi,bi->b", weighted, rank_y[:, d.y_codes])
             out["spearman"] = np.where(undefined, np.nan, np.clip(cov / np.sqrt(vx * vy), -1.0, 1.0))
     return out
 
