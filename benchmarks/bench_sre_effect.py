@@ -21,8 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from selfrat_eval.demo.report import paired_bootstrap_diff
-from selfrat_eval.metrics import score_metrics
+from selfrat_eval.metrics import paired_bootstrap_diff, score_metrics
 
 MIN_EFFECT = 0.05
 

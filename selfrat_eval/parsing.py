@@ -11,6 +11,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,27 +110,66 @@ def _last_marker(text: str) -> tuple[int, int] | None:
         end = i
 
 
+# Invisible characters that are not Unicode category Cf but render as nothing.
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u180e")
+
+
+class _TailMap(dict[int, str]):
+    """``str.translate`` table built lazily, one entry per distinct character seen.
+
+    Format/invisible characters (category Cf: zero-width space, bidi marks...) become spaces, i.e.
+    separators. Other characters are NFKC-normalised, so full-width "３" and "Ａ" read as "3" and
+    "A"; category No ("²", "½", "④") is kept as is, since NFKC would turn it into digits that
+    were never written as digits.
+    """
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        category = unicodedata.category(ch)
+        if category == "Cf" or ch in _ZERO_WIDTH:
+            value = " "
+        elif ch.isascii() or category == "No":
+            value = ch
+        else:
+            value = unicodedata.normalize("NFKC", ch)
+        self[code] = value
+        return value
+
+
+_TAIL_MAP = _TailMap()
+
+
 def _clean_tail(tail: str) -> str:
+    if not tail.isascii():
+        tail = tail.translate(_TAIL_MAP)
     return _SPECIAL_TOKENS.sub(" ", tail)
+
+
+# Longer digit runs are out of any scale; checking the length first also keeps int() away from
+# Python's 4,300-digit conversion limit, which raises ValueError.
+_MAX_DIGITS = 12
+
+
+def _small_int(digits: str) -> int | None:
+    """``int(digits)`` for an unsigned digit run, or None when it has more than _MAX_DIGITS digits."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else None
 
 
 def _score_from(
     num: str, den: str | None, scale: tuple[int, int]
 ) -> tuple[int | None, str | None]:
     low, high = scale
-    num = num.replace(",", ".")
-    if "." in num:
-        value = float(num)
-        if not value.is_integer():
-            return None, NOT_INTEGER
-        score = int(value)
-    else:
-        score = int(num)
-    if den is not None and int(den) != high:
+    sign = -1 if num.startswith("-") else 1
+    whole, _, frac = num.lstrip("+-").replace(",", ".").partition(".")
+    if frac.strip("0"):
+        return None, NOT_INTEGER
+    if den is not None and _small_int(den) != high:
         return None, SCALE_MISMATCH
-    if not low <= score <= high:
+    magnitude = _small_int(whole)
+    if magnitude is None or not low <= sign * magnitude <= high:
         return None, OUT_OF_RANGE
-    return score, None
+    return sign * magnitude, None
 
 
 def _parse_absolute_tail(tail: str, scale: tuple[int, int]) -> tuple[int | None, str | None]:

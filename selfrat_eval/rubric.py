@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULT_SCALE: tuple[int, int] = (1, 5)
+MAX_LEVELS = 100  # every level is described and shown to the judge: more is a typo, not a rubric
 
 
 class RubricError(ValueError):
@@ -28,22 +30,31 @@ class Rubric:
 
     def __post_init__(self) -> None:
         low, high = self.scale
-        if not isinstance(low, int) or not isinstance(high, int) or low >= high:
+        if not _is_int(low) or not _is_int(high) or low >= high:
             raise RubricError(f"rubric scale must be two increasing integers, got {self.scale!r}")
+        if high - low + 1 > MAX_LEVELS:
+            raise RubricError(f"rubric scale {self.scale!r} has more than {MAX_LEVELS} levels")
         if not isinstance(self.criteria, str) or not self.criteria.strip():
             raise RubricError("rubric criteria must be a non-empty string")
+        if not isinstance(self.descriptions, Mapping):
+            raise RubricError("rubric descriptions must map each level to its text")
+        # A judge shown no level descriptions grades against nothing: every level must be described.
+        if not self.descriptions:
+            raise RubricError(f"rubric has no level descriptions: describe every level {low}..{high}")
         levels = set(range(low, high + 1))
-        given = {int(k) for k in self.descriptions}
-        if self.descriptions and given != levels:
+        given = {_level(k) for k in self.descriptions}
+        if given != levels:
             missing = sorted(levels - given)
             extra = sorted(given - levels)
             raise RubricError(
                 f"rubric descriptions must cover levels {low}..{high} exactly "
                 f"(missing {missing}, unexpected {extra})"
             )
-        object.__setattr__(
-            self, "descriptions", {int(k): str(v) for k, v in sorted(self.descriptions.items())}
-        )
+        blank = sorted(_level(k) for k, v in self.descriptions.items() if v is None or not str(v).strip())
+        if blank:
+            raise RubricError(f"rubric descriptions of levels {blank} are empty")
+        texts = {_level(k): str(v) for k, v in self.descriptions.items()}
+        object.__setattr__(self, "descriptions", dict(sorted(texts.items())))
 
     @property
     def levels(self) -> range:
@@ -69,16 +80,15 @@ class Rubric:
             raise RubricError(f"{where}: expected a mapping, got {type(data).__name__}")
         if "criteria" not in data:
             raise RubricError(f"{where}: field 'criteria' is missing")
-        scale = tuple(data.get("scale", DEFAULT_SCALE))
-        if len(scale) != 2:
-            raise RubricError(f"{where}: 'scale' must be [min, max], got {scale!r}")
-        low, high = int(scale[0]), int(scale[1])
+        if not isinstance(data["criteria"], str):
+            raise RubricError(f"{where}: field 'criteria' must be text, got {type(data['criteria']).__name__}")
+        low, high = _scale(data.get("scale", DEFAULT_SCALE), where)
         if "descriptions" in data:
             raw = data["descriptions"]
             if isinstance(raw, Mapping):
-                descriptions = {int(k): str(v) for k, v in raw.items()}
+                descriptions = {_level(k, where): v for k, v in raw.items()}
             elif isinstance(raw, list):
-                descriptions = {low + i: str(v) for i, v in enumerate(raw)}
+                descriptions = {low + i: v for i, v in enumerate(raw)}
             else:
                 raise RubricError(f"{where}: 'descriptions' must be a mapping or a list")
         else:
@@ -87,9 +97,9 @@ class Rubric:
                 key = f"score{level}_description"
                 if key not in data or data[key] is None:
                     raise RubricError(f"{where}: field '{key}' is missing")
-                descriptions[level] = str(data[key])
+                descriptions[level] = data[key]
         try:
-            return cls(criteria=str(data["criteria"]), descriptions=descriptions, scale=(low, high))
+            return cls(criteria=data["criteria"], descriptions=descriptions, scale=(low, high))
         except RubricError as exc:
             raise RubricError(f"{where}: {exc}") from None
 
@@ -99,16 +109,17 @@ class Rubric:
         path = Path(path)
         if not path.is_file():
             raise RubricError(f"rubric file not found: {path}")
-        text = path.read_text(encoding="utf-8")
         try:
+            text = path.read_text(encoding="utf-8")
             if path.suffix.lower() in {".yaml", ".yml"}:
                 import yaml
 
                 data = yaml.safe_load(text)
             else:
                 data = json.loads(text)
-        except Exception as exc:  # noqa: BLE001 - any parser error becomes a clear rubric error
-            raise RubricError(f"{path}: cannot parse rubric: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any read/parse error becomes a clear rubric error
+            detail = " ".join(str(exc).split())  # YAML errors span lines: keep the message on one
+            raise RubricError(f"{path}: cannot parse rubric: {detail}") from None
         return cls.from_dict(data, where=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +128,29 @@ class Rubric:
             "scale": list(self.scale),
             "descriptions": {str(k): v for k, v in self.descriptions.items()},
         }
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _level(key: Any, where: str = "rubric") -> int:
+    """A description key as an integer level: ``3`` or ``"3"``; words, floats and booleans are errors."""
+    if _is_int(key):
+        return int(key)
+    if isinstance(key, str) and key.strip().lstrip("+-").isdigit() and key.strip().isascii():
+        return int(key)
+    raise RubricError(f"{where}: descriptions key {key!r} is not an integer score level")
+
+
+def _scale(raw: Any, where: str) -> tuple[int, int]:
+    values = list(raw) if isinstance(raw, (list, tuple)) else None
+    if values is None or len(values) != 2:
+        raise RubricError(f"{where}: 'scale' must be [min, max], got {raw!r}")
+    try:
+        return _level(values[0], where), _level(values[1], where)
+    except RubricError:
+        raise RubricError(f"{where}: 'scale' must be two integers [min, max], got {raw!r}") from None
 
 
 BUILTIN_RUBRICS: dict[str, Rubric] = {

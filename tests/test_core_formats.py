@@ -57,6 +57,48 @@ def test_rubric_files_round_trip(tmp_path: Path) -> None:
     assert get_rubric("helpfulness") is BUILTIN_RUBRICS["helpfulness"]
 
 
+def test_rubric_must_describe_every_level(tmp_path: Path) -> None:
+    with pytest.raises(RubricError, match="no level descriptions"):
+        Rubric("c", {})
+    with pytest.raises(RubricError, match="no level descriptions"):
+        Rubric("c")
+    with pytest.raises(RubricError, match=r"levels \[3\] are empty"):
+        Rubric("c", {1: "a", 2: "b", 3: "  ", 4: "d", 5: "e"})
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("criteria: Is it good?\ndescriptions: {}\n")
+    with pytest.raises(RubricError, match=r"empty\.yaml: rubric has no level descriptions"):
+        Rubric.load(empty)
+    with pytest.raises(RubricError, match="more than 100 levels"):
+        Rubric("c", {1: "a"}, scale=(1, 10**9))
+
+
+def test_rubric_key_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
+    words = tmp_path / "words.yaml"
+    words.write_text("criteria: Is it good?\ndescriptions:\n  one: Bad.\n  two: Good.\nscale: [1, 2]\n")
+    with pytest.raises(RubricError, match=r"words\.yaml: descriptions key 'one' is not an integer"):
+        Rubric.load(words)
+    for text, pattern in [
+        ("criteria: c\ndescriptions:\n  1.5: a\n", r"key 1\.5 is not"),
+        ("criteria: c\ndescriptions:\n  true: a\n", r"key True is not"),
+        ("criteria: c\nscale: 5\ndescriptions: [a]\n", r"'scale' must be \[min, max\]"),
+        ("criteria: c\nscale: [a, b]\ndescriptions: [a]\n", r"'scale' must be two integers"),
+        ("criteria: [1, 2]\ndescriptions: [a, b, c, d, e]\n", r"'criteria' must be text"),
+    ]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(RubricError, match=r"bad\.yaml: .*" + pattern):
+            Rubric.load(bad)
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"criteria": "caf\xe9"}')
+    with pytest.raises(RubricError, match=r"latin1\.json: cannot parse rubric"):
+        Rubric.load(latin1)
+    multi = tmp_path / "multi.yaml"
+    multi.write_text("criteria: [unclosed\n  more: x\n")
+    with pytest.raises(RubricError) as info:
+        Rubric.load(multi)
+    assert "\n" not in str(info.value)
+
+
 def test_absolute_prompt_sections_in_order() -> None:
     p = absolute_prompt("Add 2 and 2.", "4", RUBRIC, reference_answer="2 + 2 = 4")
     headers = [

@@ -8,14 +8,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from selfrat_eval import metrics as M
 from selfrat_eval.metrics import (
     REWARDBENCH_SECTIONS,
+    STATISTICS,
     bootstrap_ci,
+    bootstrap_distributions,
     confusion_matrix,
     grouped_score_metrics,
+    kendall,
+    paired_bootstrap_diff,
     pearson,
     rewardbench_scores,
     score_metrics,
+    spearman,
     subset_accuracy,
 )
 
@@ -136,3 +142,124 @@ def test_bootstrap_skips_degenerate_resamples() -> None:
     low, high = bootstrap_ci(pearson, pred, gold, n_resamples=400, seed=0)
     assert not math.isnan(low) and low <= pearson(pred, gold) <= high
     assert all(math.isnan(v) for v in bootstrap_ci(pearson, [1, 1, 1], [1, 2, 3], n_resamples=50))
+
+
+# ---- gold without a score, rounding -------------------------------------------------------------
+
+
+def test_items_without_gold_are_counted_apart_not_crashing() -> None:
+    pred = [1, 2, 3, None, 5, 4]
+    gold = [1, None, float("nan"), 2, 5, 3]
+    m = score_metrics(pred, gold, bootstrap=20)
+    assert (m["n"], m["n_valid"], m["n_failed"], m["n_no_gold"]) == (6, 3, 1, 2)
+    assert m["parse_rate"] == pytest.approx(3 / 4)
+    assert m["pearson"] == pytest.approx(pearson([1, 5, 4], [1, 5, 3]))
+    assert m["n"] == m["n_valid"] + m["n_failed"] + m["n_no_gold"]
+    assert math.isnan(score_metrics([1, 2], [None, None])["parse_rate"])
+    assert confusion_matrix([1, 2], [1, None])[0][0] == 1
+
+
+def test_accuracy_and_mae_are_on_predictions_rounded_half_up() -> None:
+    m = score_metrics([2.5, 3.4, 4.49, 1.0], [3, 3, 4, 2])
+    assert m["accuracy"] == pytest.approx(3 / 4)
+    assert m["mae"] == pytest.approx(1 / 4)  # |3-3| + |3-3| + |4-4| + |1-2|, not the raw 0.1 + 0.4 + ...
+
+
+# ---- vectorised bootstrap against a resample-by-resample reference --------------------------------
+
+
+def _reference(x: np.ndarray, y: np.ndarray, n_resamples: int, seed: int) -> dict[str, np.ndarray]:
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_resamples, len(x)))
+    return {name: np.array([fn(x[i], y[i]) for i in idx]) for name, fn in STATISTICS.items()}
+
+
+@pytest.mark.parametrize("kind", ["integers", "means", "continuous"])
+def test_vectorised_bootstrap_equals_per_resample_scipy(kind: str) -> None:
+    rng = np.random.default_rng(5)
+    gold = rng.integers(1, 6, 60).astype(float)
+    if kind == "integers":  # contingency-table path, heavy ties
+        pred = np.clip(gold + rng.integers(-2, 3, 60), 1, 5)
+    elif kind == "means":  # self-consistency means of 4 samples
+        pred = np.clip(gold + rng.integers(-4, 5, 60) / 4, 1, 5)
+    else:  # expected scores: every value distinct, the row-wise path
+        pred = gold + rng.normal(0, 1, 60)
+    got = bootstrap_distributions(pred, gold, n_resamples=150, seed=11)
+    want = _reference(pred, gold, 150, 11)
+    for name in STATISTICS:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_table_path_handles_constant_resamples_like_scipy() -> None:
+    pred = np.array([1, 1, 1, 1, 1, 1, 2, 5], float)
+    gold = np.array([1, 2, 1, 2, 1, 1, 3, 5], float)
+    got = bootstrap_distributions(pred, gold, n_resamples=300, seed=0)
+    want = _reference(pred, gold, 300, 0)
+    assert np.isnan(got["pearson"]).any()  # some resamples are constant: undefined, then skipped
+    for name in STATISTICS:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_bootstrap_is_chunked_without_changing_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    gold = rng.integers(1, 6, 500).astype(float)
+    pred = gold + rng.normal(0, 1, 500)
+    whole = score_metrics(list(pred), list(gold), bootstrap=100, seed=4)["ci"]
+    monkeypatch.setattr(M, "_CHUNK_ELEMENTS", 1500)  # three resamples per chunk
+    assert score_metrics(list(pred), list(gold), bootstrap=100, seed=4)["ci"] == whole
+    assert bootstrap_ci("pearson", pred, gold, n_resamples=100, seed=4) == tuple(whole["pearson"])
+    custom = bootstrap_ci(lambda a, b: float(np.median(a - b)), pred, gold, n_resamples=100, seed=4)
+    assert custom[0] <= float(np.median(pred - gold)) <= custom[1]
+
+
+def test_kendall_beyond_the_cap_uses_a_rescaled_m_out_of_n_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    gold = rng.integers(1, 6, 2400).astype(float)
+    pred = gold + rng.normal(0, 1.5, 2400)
+    full = bootstrap_ci(kendall, pred, gold, n_resamples=200, seed=1)  # n > cap (2000)
+    assert full == bootstrap_ci(kendall, pred, gold, n_resamples=200, seed=1)
+    monkeypatch.setattr(M, "KENDALL_BOOTSTRAP_CAP", 10**6)  # the plain bootstrap, for comparison
+    plain = bootstrap_ci(kendall, pred, gold, n_resamples=200, seed=1)
+    est = kendall(pred, gold)
+    assert full[0] < est < full[1]
+    assert (full[1] - full[0]) == pytest.approx(plain[1] - plain[0], rel=0.3)
+    assert abs((full[0] + full[1]) / 2 - (plain[0] + plain[1]) / 2) < 0.01
+
+
+def test_bootstrap_nan_when_most_resamples_are_undefined() -> None:
+    # ~56% of the resamples are constant in pred or in gold: the interval is undefined
+    x, y = [1, 1, 2], [1, 2, 2]
+    undefined = np.isnan(bootstrap_distributions(x, y, ["pearson"], n_resamples=1000)["pearson"]).mean()
+    assert 0.5 < undefined < 0.62
+    assert all(math.isnan(v) for v in bootstrap_ci(pearson, x, y, n_resamples=1000))
+    assert not math.isnan(bootstrap_ci("accuracy", x, y, n_resamples=1000)[0])
+
+
+# ---- paired differences ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric, fn", [("pearson", pearson), ("spearman", spearman)])
+def test_paired_bootstrap_diff_pearson_and_spearman(metric: str, fn) -> None:
+    rng = np.random.default_rng(0)
+    gold = [float(g) for g in rng.integers(1, 6, 80)]
+    good = [g + float(e) for g, e in zip(gold, rng.normal(0, 0.5, 80), strict=True)]
+    bad = [g + float(e) for g, e in zip(gold, rng.normal(0, 2.0, 80), strict=True)]
+    good[3] = None  # a failure: left out for that judge only
+    gold_with_hole = list(gold)
+    gold_with_hole[7] = None  # no gold: left out for both
+    d = paired_bootstrap_diff(good, bad, gold_with_hole, metric=metric, n_resamples=400, seed=2)
+    keep_a = [i for i in range(80) if i not in (3, 7)]
+    keep_b = [i for i in range(80) if i != 7]
+    assert d[f"{metric}_a"] == pytest.approx(fn([good[i] for i in keep_a], [gold[i] for i in keep_a]))
+    assert d[f"{metric}_b"] == pytest.approx(fn([bad[i] for i in keep_b], [gold[i] for i in keep_b]))
+    assert d["ci"][0] > 0 and d["ci"][0] < d["diff"] < d["ci"][1]
+    assert paired_bootstrap_diff(good, bad, gold_with_hole, metric=metric, n_resamples=400, seed=2) == d
+    same = paired_bootstrap_diff(good, good, gold, metric=metric, n_resamples=50)
+    assert same["diff"] == 0 and same["ci"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="metric"):
+        paired_bootstrap_diff(good, bad, gold, metric="kendall")
+
+
+def test_demo_report_uses_the_metrics_implementation() -> None:
+    from selfrat_eval.demo import report
+
+    assert report.paired_bootstrap_diff is paired_bootstrap_diff

@@ -132,8 +132,21 @@ def test_non_string_input_is_a_failure() -> None:
 marker_free = st.text(max_size=300).filter(lambda s: "result" not in s.lower())
 
 
+# Digit runs past Python's 4,300-digit int() limit, with optional fraction and denominator.
+huge_numbers = st.builds(
+    lambda sign, digits, frac, den: f"{sign}{digits}{frac}{den}",
+    st.sampled_from(["", "-", "+", "("]),
+    st.integers(1, 6000).map(lambda k: "1" * k) | st.integers(4290, 4400).map(lambda k: "9" * k),
+    st.sampled_from(["", ".0", ".5", ",00", "." + "0" * 5000]),
+    st.sampled_from(["", "/5", "/" + "1" * 5000, " out of " + "7" * 4400]),
+)
+any_text = st.text(max_size=400) | st.builds(
+    lambda a, n, b: f"{a}[RESULT] {n}{b}", st.text(max_size=40), huge_numbers, st.text(max_size=40)
+)
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.text(max_size=400), st.sampled_from(["absolute", "relative"]))
+@given(any_text, st.sampled_from(["absolute", "relative"]))
 def test_never_raises_and_invariants_hold(text: str, mode: str) -> None:
     j = parse_judgment(text, mode=mode)  # type: ignore[arg-type]
     if j.ok:
@@ -171,3 +184,39 @@ def test_text_whose_length_changes_when_upper_cased() -> None:
     # "ß".upper() == "SS": marker search must not use shifted offsets.
     j = parse_judgment("Die Straße ist gut beschrieben. [RESULT] 4")
     assert j.score == 4 and j.rationale == "Die Straße ist gut beschrieben."
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("[RESULT] " + "1" * 4301, P.OUT_OF_RANGE),
+        ("[RESULT] 3/" + "1" * 5000, P.SCALE_MISMATCH),
+        ("[RESULT] " + "1" * 5000 + "/5", P.OUT_OF_RANGE),
+        ("[RESULT] -" + "9" * 4400, P.OUT_OF_RANGE),
+        ("[RESULT] Score: " + "2" * 4500, P.OUT_OF_RANGE),
+    ],
+)
+def test_huge_digit_runs_are_failures_not_exceptions(text: str, error: str) -> None:
+    assert parse_judgment(text).error == error
+
+
+def test_leading_zeros_and_long_zero_fractions_still_parse() -> None:
+    assert parse_judgment("[RESULT] 0004").score == 4
+    assert parse_judgment("[RESULT] 4." + "0" * 5000).score == 4
+
+
+@pytest.mark.parametrize("sep", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u202b", "\u00a0"])
+def test_invisible_characters_after_the_marker_are_separators(sep: str) -> None:
+    assert parse_judgment(f"Fine. [RESULT]{sep}3").score == 3
+    assert parse_judgment(f"Fine. [RESULT] {sep}{sep}4{sep}").score == 4
+    assert parse_judgment(f"Fine. [RESULT]{sep}B", mode="relative").verdict == "B"
+
+
+def test_full_width_verdicts_are_normalised() -> None:
+    assert parse_judgment("Fine. [RESULT] \uff13").score == 3
+    assert parse_judgment("Fine. [RESULT] \uff13/\uff15").score == 3
+    assert parse_judgment("Fine. [RESULT] \uff21", mode="relative").verdict == "A"
+    assert parse_judgment("Fine. [RESULT] \uff22", mode="relative").verdict == "B"
+    # Superscripts, fractions and circled numbers are not digits: NFKC must not turn them into scores.
+    for text in ("[RESULT] \u00b2", "[RESULT] \u00bd", "[RESULT] \u2463"):
+        assert parse_judgment(text).score is None

@@ -165,7 +165,7 @@ def test_bad_inputs_exit_with_clear_errors(
     )
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("selfrat evaluate: error:") and "bad.jsonl" in last and "row " in last and "response" in last
+    assert last.startswith("selfrat evaluate: error:") and "bad.jsonl" in last and "row 1" in last and "response" in last
     assert _evaluate(tmp_path, "--judge", str(tiny_model_dir), "--benchmark", "custom", "--out", out) == 2
     assert "data file" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing-run"), "--out", str(tmp_path / "r.html")]) == 2

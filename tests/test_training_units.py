@@ -89,7 +89,9 @@ def test_heldout_split_and_iteration_slices_are_disjoint_and_seeded(tmp_path):
     assert [i.id for i in split_heldout(items, 5, seed=1)[1]] != [i.id for i in held]
     s = iteration_slices(25, [10, 8], seed=0)
     assert len(s[0]) == 10 and len(s[1]) == 8 and not set(s[0]) & set(s[1])
-    wrap = iteration_slices(5, [4, 4], seed=0)  # wraps around only when the pool runs out
+    with pytest.raises(DataError, match="iterations ask for 8 inputs but the training pool has 5"):
+        iteration_slices(5, [4, 4], seed=0)
+    wrap = iteration_slices(5, [4, 4], seed=0, allow_reuse=True)  # opt-in: wraps when the pool runs out
     assert len(set(wrap[0])) == 4 and len(wrap[1]) == 4
     with pytest.raises(DataError, match="heldout_size"):
         split_heldout(items, 30, seed=0)
@@ -311,3 +313,115 @@ def test_config_coerces_yaml_exponents_and_rejects_bad_types(tmp_path):
         TrainConfig.load(p, ["sampling.n=lots"])
     with pytest.raises(ConfigError, match="expected a number"):
         TrainConfig.load(p, ["dpo.beta=high"])
+
+
+# ---- bad values and small pools fail early, as one line --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("sampling.temperature=-1", r"sampling\.temperature must be > 0 .*got -1\.0"),
+        ("sampling.top_p=5", r"sampling\.top_p must be in \(0, 1\], got 5\.0"),
+        ("dpo.beta=-1", r"dpo\.beta must be > 0, got -1\.0"),
+        ("evaluation.temperature=-0.5", r"evaluation\.temperature must be >= 0"),
+        ("sft.learning_rate=0", r"sft\.learning_rate must be > 0, got 0\.0"),
+        ("dpo.learning_rate=-1e-5", r"dpo\.learning_rate must be > 0"),
+        ("sampling.batch_size=0", r"sampling\.batch_size must be >= 1, got 0"),
+        ("sft.batch_size=0", r"sft\.batch_size must be >= 1, got 0"),
+        ("evaluation.n=0", r"evaluation\.n must be >= 1, got 0"),
+        ("data.limit=0", r"data\.limit must be empty or an integer >= 1, got 0"),
+        ("sampling.temperature=.nan", r"sampling\.temperature must be > 0"),
+    ],
+)
+def test_out_of_range_values_name_the_field(tmp_path, override, message):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: " + message):
+        TrainConfig.load(p, [override])
+
+
+def test_sampling_n_and_temperature_per_method(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\n")
+    with pytest.raises(ConfigError, match=r"sampling\.n must be >= 1, got 0"):
+        TrainConfig.load(p, ["method=rejection-sampling", "sampling.n=0"])
+    assert TrainConfig.load(p, ["method=sft-only", "sampling.temperature=0"]).sampling.temperature == 0.0
+
+
+def test_allow_reuse_keeps_old_fingerprints(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\n")
+    default = TrainConfig.load(p)
+    assert default.data.allow_reuse is False
+    d = default.to_dict()
+    del d["data"]["allow_reuse"]
+    assert TrainConfig.from_dict(d).fingerprint() == default.fingerprint()
+    assert TrainConfig.load(p, ["data.allow_reuse=true"]).fingerprint() != default.fingerprint()
+
+
+def _train(tmp_path, capsys, n_rows: int, *overrides: str) -> tuple[int, str]:
+    """``selfrat train`` on a tiny collection and a model that does not exist (never loaded)."""
+    from selfrat_eval.cli import main
+
+    data = write_collection(tmp_path / "fc.jsonl", n_rows)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"model: {{name_or_path: {tmp_path / 'no-model'}}}\n"
+        f"data: {{source: {data}, decontaminate_against: null}}\n"
+    )
+    out = f"output_dir={tmp_path / 'runs' / str(len(list(tmp_path.glob('runs/*'))))}"
+    code = main(["train", "--config", str(cfg), out, *overrides])
+    return code, capsys.readouterr().err
+
+
+def _error_line(err: str) -> str:
+    """The one error line; the rest of stderr is logging and progress bars, never a traceback."""
+    lines = [line for line in err.splitlines() if line.startswith("selfrat train:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_train_refuses_a_pool_too_small_before_loading_a_model(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, 3, "data.heldout_size=1")
+    line = _error_line(err)
+    assert code == 2 and "3 usable items cannot cover data.heldout_size=1 + iterations=[5000, 500]" in line
+    assert "data.allow_reuse=true" in line
+    assert not list(tmp_path.glob("runs/*/sft"))  # nothing trained
+    code, err = _train(tmp_path, capsys, 3)  # default held-out size 200
+    assert code == 2 and "data.heldout_size=200" in _error_line(err)
+
+
+def test_train_prints_config_and_data_errors_as_one_line(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, 3, "sampling.top_p=5")
+    assert code == 2 and err.strip() == f"selfrat train: {tmp_path / 'c.yaml'}: sampling.top_p must be in (0, 1], got 5.0"
+    (tmp_path / "broken.jsonl").write_bytes(b"\xff\xfe not json\n")
+    code, err = _train(tmp_path, capsys, 3, f"data.source={tmp_path / 'broken.jsonl'}", "data.heldout_size=0")
+    assert code == 2 and "0 usable items, after dropping {'malformed': 1}" in _error_line(err)
+    from selfrat_eval.cli import main
+
+    (tmp_path / "bad.yaml").write_text("model: [unclosed\n  x: y\n")  # YAML errors span lines
+    assert main(["train", "--config", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "bad.yaml: invalid YAML" in err
+
+
+def test_allow_reuse_lets_a_small_pool_through_the_check(tmp_path):
+    from selfrat_eval.training.data import check_pool_size
+
+    cfg = DataConfig(source="x", heldout_size=1)
+    with pytest.raises(DataError, match="x: 3 usable items cannot cover"):
+        check_pool_size(3, cfg, [5, 5])
+    check_pool_size(3, DataConfig(source="x", heldout_size=1, allow_reuse=True), [5, 5])
+    check_pool_size(12, cfg, [5, 5])
+    with pytest.raises(DataError, match="at least 1 training item"):
+        check_pool_size(1, cfg, [])
+
+
+def test_read_jsonl_names_the_line_of_a_non_utf8_byte(tmp_path):
+    from selfrat_eval.training.data import read_jsonl
+
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
+    with pytest.raises(DataError, match=r"samples\.jsonl, line 2: not valid UTF-8"):
+        list(read_jsonl(path))

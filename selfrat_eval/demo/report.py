@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import confusion_matrix, score_metrics
+from ..metrics import confusion_matrix, paired_bootstrap_diff, score_metrics
 
 Prediction = float | None
 TABLE_METRICS = ("pearson", "spearman", "accuracy")
@@ -80,78 +80,6 @@ def _judge(judges: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any]:
 
 
 # ---- statistics ---------------------------------------------------------------------------------
-
-
-def _pearson_masked(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson of ``x`` vs ``y`` over ``mask`` (shape (B, n)); NaN where undefined."""
-    cnt = mask.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx = np.where(mask, x, 0).sum(axis=1) / cnt
-        my = np.where(mask, y, 0).sum(axis=1) / cnt
-        dx = np.where(mask, x - mx[:, None], 0)
-        dy = np.where(mask, y - my[:, None], 0)
-        sxy, sxx, syy = (dx * dy).sum(axis=1), (dx * dx).sum(axis=1), (dy * dy).sum(axis=1)
-        r = sxy / np.sqrt(sxx * syy)
-    r[(cnt < 2) | (sxx <= 1e-12) | (syy <= 1e-12)] = np.nan
-    return r
-
-
-def _as_array(pred: Sequence[Prediction]) -> tuple[np.ndarray, np.ndarray]:
-    values = np.array([np.nan if p is None else float(p) for p in pred], dtype=float)
-    return np.nan_to_num(values), ~np.isnan(values)
-
-
-def paired_bootstrap_diff(
-    pred_a: Sequence[Prediction],
-    pred_b: Sequence[Prediction],
-    gold: Sequence[float],
-    *,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Pearson(a) - Pearson(b) on the same items, with a paired percentile bootstrap CI.
-
-    Each resample draws item indices once and scores both judges on them, so the shared item
-    difficulty cancels. As in :func:`score_metrics`, each judge is scored on its own parsed items.
-    """
-    if not (len(pred_a) == len(pred_b) == len(gold)):
-        raise ValueError("pred_a, pred_b and gold must have the same length")
-    g = np.asarray(gold, dtype=float)
-    a, ma = _as_array(pred_a)
-    b, mb = _as_array(pred_b)
-    n = len(g)
-    point_a = _pearson_masked(a[None], g[None], ma[None])[0]
-    point_b = _pearson_masked(b[None], g[None], mb[None])[0]
-    out: dict[str, Any] = {
-        "metric": "pearson",
-        "pearson_a": float(point_a),
-        "pearson_b": float(point_b),
-        "diff": float(point_a - point_b),
-        "n": n,
-        "n_resamples": n_resamples,
-        "confidence": confidence,
-        "seed": seed,
-    }
-    if n < 3 or n_resamples < 1:
-        out["ci"] = [float("nan"), float("nan")]
-        return out
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, n_resamples, 500):  # chunks keep memory flat for large n
-        idx = rng.integers(0, n, size=(min(500, n_resamples - start), n))
-        ra = _pearson_masked(a[idx], g[idx], ma[idx])
-        rb = _pearson_masked(b[idx], g[idx], mb[idx])
-        diffs.append(ra - rb)
-    d = np.concatenate(diffs)
-    d = d[~np.isnan(d)]
-    alpha = (1 - confidence) / 2
-    out["n_defined"] = int(len(d))
-    out["ci"] = (
-        [float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha))] if len(d) else [float("nan")] * 2
-    )
-    out["p_not_greater"] = float(np.mean(d <= 0)) if len(d) else float("nan")
-    return out
 
 
 def summarize(results: Mapping[str, Any], *, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:

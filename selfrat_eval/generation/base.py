@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -19,6 +20,23 @@ class SamplingConfig:
     top_p: float = 0.9
     max_new_tokens: int = 1024
     repetition_penalty: float = 1.03
+
+    def __post_init__(self) -> None:
+        # Checked once here, so every front end and backend rejects a bad value naming the option
+        # (backends would otherwise fail deep inside generation, or silently clamp it).
+        for name in ("temperature", "top_p", "repetition_penalty"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        if not self.temperature >= 0:  # also rejects NaN
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not self.repetition_penalty > 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        tokens = self.max_new_tokens
+        if not isinstance(tokens, numbers.Integral) or isinstance(tokens, bool) or tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {tokens!r}")
 
     @property
     def greedy(self) -> bool:

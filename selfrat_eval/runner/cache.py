@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..generation.base import Prompt, Sample, SamplingConfig
+
+log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".json", ".model", ".pt")
 
@@ -71,6 +74,23 @@ def _decode(rows: Iterable[Sequence[Any]]) -> list[Sample]:
     return [Sample(t, tuple(lp) if lp is not None else None, fr) for t, lp, fr in rows]
 
 
+def _cut_partial_last_line(path: Path) -> None:
+    """Cut off a partial last line (a run killed mid-write), reading only the end of the file."""
+    with open(path, "r+b") as f:
+        size = pos = f.seek(0, os.SEEK_END)
+        end = 0
+        while pos > 0:
+            step = min(1 << 16, pos)
+            pos -= step
+            f.seek(pos)
+            newline = f.read(step).rfind(b"\n")
+            if newline >= 0:
+                end = pos + newline + 1
+                break
+        if end < size:
+            f.truncate(end)
+
+
 class GenerationCache:
     """Generations of one model; ``path=None`` keeps them in memory only (``--no-cache``)."""
 
@@ -97,20 +117,23 @@ class GenerationCache:
         assert self.path is not None
         if not self.path.exists():
             return
-        raw = self.path.read_bytes()
-        end = raw.rfind(b"\n") + 1
-        if end < len(raw):  # a partial last line from a killed run: cut it off
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-            raw = raw[:end]
-        for line in raw.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                self._data[record["key"]] = _decode(record["samples"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # a damaged line only costs its regeneration
+        _cut_partial_last_line(self.path)
+        # Line by line in binary: one damaged line (a stray 0xFF byte, bad JSON) costs only that
+        # line, whose generations are simply made again, instead of every later run.
+        skipped = 0
+        with open(self.path, "rb") as f:
+            for raw in f:
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                    self._data[record["key"]] = _decode(record["samples"])
+                except (ValueError, KeyError, TypeError, RecursionError):  # ValueError: bad UTF-8 or JSON
+                    skipped += 1
+        if skipped:
+            log.warning(
+                "%s: skipped %d unreadable line(s); their generations will be made again", self.path, skipped
+            )
 
     def __len__(self) -> int:
         return len(self._data)

@@ -19,7 +19,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
 
 
+def _fail(exc: Exception) -> int:
+    """User errors (bad config, data, rubric) as one line on stderr, exit code 2: no traceback."""
+    print(f"selfrat train: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..records import DataError
+    from ..rubric import RubricError
     from .config import ConfigError, TrainConfig
 
     overrides = list(args.overrides) + list(args.set_)
@@ -32,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = TrainConfig.load(args.config, overrides)
     except ConfigError as exc:
-        print(f"selfrat train: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
     if args.dry_run:
         print(json.dumps(cfg.to_dict(), indent=1))
         return 0
@@ -42,9 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = run_pipeline(cfg)
-    except ConfigError as exc:
-        print(f"selfrat train: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, DataError, RubricError) as exc:
+        return _fail(exc)
     print(json.dumps(summary, indent=1, default=float))
     print(f"report: {cfg.output_dir}/report.md")
     return 0

@@ -61,6 +61,9 @@ class DataConfig:
     limit: int | None = None  # read at most this many rows after decontamination
     heldout_size: int = 200  # items carved out (seeded) to evaluate every judge
     use_reference_answer: bool = True
+    # Iteration inputs are disjoint slices of the pool; a pool too small for heldout_size plus the
+    # sum of iterations is an error before any model loads, unless this allows repeating inputs.
+    allow_reuse: bool = False
 
 
 @dataclass
@@ -199,6 +202,8 @@ class TrainConfig:
         d = self.to_dict()
         for key in ("report_to", "output_dir"):
             d.pop(key, None)
+        if not d["data"]["allow_reuse"]:  # added later: runs started before it keep their fingerprint
+            del d["data"]["allow_reuse"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def validate(self, where: str = "config") -> None:
@@ -233,6 +238,60 @@ class TrainConfig:
             raise bad("sft.pairwise.merge_weight must be in [0, 1]")
         if self.data.heldout_size < 0:
             raise bad("data.heldout_size must be >= 0")
+        for problem in self._range_problems():
+            raise bad(problem)
+
+    def _range_problems(self) -> list[str]:
+        """Values that would otherwise pass silently or fail deep inside a stage, field named."""
+        samples = self.method != "sft-only"
+        checks: list[tuple[str, Any, Any, str]] = [
+            # (field, value, condition, what it must be)
+            ("sampling.temperature", self.sampling.temperature,
+             (lambda v: v > 0) if samples else (lambda v: v >= 0),
+             "> 0 (self-sampling needs different judgments)" if samples else ">= 0"),
+            ("sampling.top_p", self.sampling.top_p, lambda v: 0 < v <= 1, "in (0, 1]"),
+            ("sampling.repetition_penalty", self.sampling.repetition_penalty, lambda v: v > 0, "> 0"),
+            ("sampling.n", self.sampling.n, lambda v: v >= 1, ">= 1"),
+            ("sampling.max_new_tokens", self.sampling.max_new_tokens, lambda v: v >= 1, ">= 1"),
+            ("sampling.batch_size", self.sampling.batch_size, lambda v: v >= 1, ">= 1"),
+            ("sampling.hf_batch_size", self.sampling.hf_batch_size, lambda v: v >= 1, ">= 1"),
+            ("sampling.tensor_parallel_size", self.sampling.tensor_parallel_size, lambda v: v >= 1, ">= 1"),
+            ("sampling.gpu_memory_utilization", self.sampling.gpu_memory_utilization, lambda v: 0 < v <= 1, "in (0, 1]"),
+            ("dpo.beta", self.dpo.beta, lambda v: v > 0, "> 0"),
+            ("evaluation.temperature", self.evaluation.temperature, lambda v: v >= 0, ">= 0 (0 = greedy)"),
+            ("evaluation.n", self.evaluation.n, lambda v: v >= 1, ">= 1"),
+            ("evaluation.max_new_tokens", self.evaluation.max_new_tokens, lambda v: v >= 1, ">= 1"),
+            ("evaluation.batch_size", self.evaluation.batch_size, lambda v: v >= 1, ">= 1"),
+            ("evaluation.bootstrap", self.evaluation.bootstrap, lambda v: v >= 0, ">= 0"),
+            ("curation.meta_judge_n", self.curation.meta_judge_n, lambda v: v >= 1, ">= 1"),
+            ("lora.r", self.lora.r, lambda v: v >= 1, ">= 1"),
+            ("lora.dropout", self.lora.dropout, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("data.limit", self.data.limit, lambda v: v is None or (_is_int(v) and v >= 1), "empty or an integer >= 1"),
+            ("curation.max_pairs", self.curation.max_pairs, lambda v: v is None or (_is_int(v) and v >= 1),
+             "empty or an integer >= 1"),
+        ]
+        for stage, t in (("sft", self.sft), ("dpo", self.dpo)):
+            checks += [
+                (f"{stage}.learning_rate", t.learning_rate, lambda v: v > 0, "> 0"),
+                (f"{stage}.batch_size", t.batch_size, lambda v: v >= 1, ">= 1"),
+                (f"{stage}.gradient_accumulation_steps", t.gradient_accumulation_steps, lambda v: v >= 1, ">= 1"),
+                (f"{stage}.epochs", t.epochs, lambda v, steps=t.max_steps: v > 0 or steps > 0, "> 0 (or set max_steps)"),
+                (f"{stage}.max_length", t.max_length, lambda v: v >= 1, ">= 1"),
+                (f"{stage}.warmup_ratio", t.warmup_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ]
+        problems = []
+        for name, value, ok, what in checks:
+            try:
+                good = bool(ok(value))  # NaN compares False: rejected
+            except TypeError:
+                good = False
+            if not good:
+                problems.append(f"{name} must be {what}, got {value!r}")
+        return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:

@@ -25,7 +25,7 @@ def load_pool(cfg: DataConfig) -> tuple[list[PointwiseItem], dict[str, int]]:
     )
     missing = [i for i, it in enumerate(loaded.items) if it.gold_score is None]
     if missing:
-        raise DataError(f"{cfg.source}, row {missing[0]}: a gold score is required for training")
+        raise DataError(f"{cfg.source}: item {loaded.items[missing[0]].id!r} has no gold score; training needs one")
     return list(loaded.items), dict(loaded.dropped)
 
 
@@ -40,9 +40,39 @@ def split_heldout(items: Sequence[PointwiseItem], size: int, seed: int) -> tuple
     return [items[i] for i in rest], [items[i] for i in held]
 
 
-def iteration_slices(n_items: int, counts: Sequence[int], seed: int) -> list[list[int]]:
-    """Disjoint, seeded index slices of the training pool, one per iteration (wrapping around with
-    a fresh order only when the pool is smaller than the total asked for)."""
+def check_pool_size(n_pool: int, cfg: DataConfig, iterations: Sequence[int], dropped: dict[str, int] | None = None) -> None:
+    """Refuse, before any model loads, a pool too small for its held-out set and disjoint iteration
+    inputs (``data.allow_reuse`` opts in to repeating inputs across iterations instead)."""
+    need_train = max(1, sum(iterations))
+    if cfg.heldout_size + need_train <= n_pool or (cfg.allow_reuse and cfg.heldout_size < n_pool):
+        return
+    limit = f" (data.limit={cfg.limit})" if cfg.limit is not None else ""
+    gone = f", after dropping {dropped}" if dropped and any(dropped.values()) else ""
+    ask = f"data.heldout_size={cfg.heldout_size}"
+    if iterations:
+        ask += f" + iterations={list(iterations)} (sum {sum(iterations)})"
+    else:
+        ask += " + at least 1 training item"
+    hint = "" if cfg.allow_reuse or not iterations else ", or set data.allow_reuse=true to repeat inputs"
+    raise DataError(
+        f"{cfg.source}: {n_pool} usable items{limit}{gone} cannot cover {ask} without reusing items; "
+        f"lower data.heldout_size or iterations, or use more data{hint}"
+    )
+
+
+def iteration_slices(n_items: int, counts: Sequence[int], seed: int, *, allow_reuse: bool = False) -> list[list[int]]:
+    """Disjoint, seeded index slices of the training pool, one per iteration.
+
+    Asking for more inputs than the pool holds is a DataError, unless ``allow_reuse``: then the
+    slices wrap around with a fresh order, so inputs repeat across (never within) a pass.
+    """
+    if sum(counts) > n_items and not allow_reuse:
+        raise DataError(
+            f"iterations ask for {sum(counts)} inputs but the training pool has {n_items}; "
+            "set data.allow_reuse=true to repeat inputs"
+        )
+    if counts and n_items < 1:
+        raise DataError("the training pool is empty")
     out: list[list[int]] = []
     rng = random.Random(seed + 1)
     order = list(range(n_items))
@@ -98,10 +128,12 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
+    with path.open("rb") as fh:  # binary: a stray non-UTF-8 byte is reported with its line
+        for lineno, raw in enumerate(fh, start=1):
+            if raw.strip():
                 try:
-                    yield json.loads(line)
+                    yield json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise DataError(f"{path}, line {lineno}: not valid UTF-8") from None
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}, line {lineno}: invalid JSON ({exc.msg})") from None

@@ -29,7 +29,15 @@ import yaml
 from ..records import PointwiseItem
 from .config import ConfigError, TrainConfig
 from .curation import curate
-from .data import iteration_slices, judge_messages, load_pool, read_jsonl, split_heldout, write_jsonl
+from .data import (
+    check_pool_size,
+    iteration_slices,
+    judge_messages,
+    load_pool,
+    read_jsonl,
+    split_heldout,
+    write_jsonl,
+)
 from .modeling import ModelRef
 from .sampling import Unit, derive_seed, make_backend, read_samples, sample_units, sampling_config
 
@@ -134,9 +142,10 @@ class Pipeline:
     def load_data(self) -> None:
         cfg = self.cfg
         pool, dropped = load_pool(cfg.data)
-        self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
         counts = cfg.iterations if cfg.method != "sft-only" else []
-        self.slices = iteration_slices(len(self.train), counts, cfg.seed)
+        check_pool_size(len(pool), cfg.data, counts, dropped)  # before any model loads
+        self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
+        self.slices = iteration_slices(len(self.train), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
         splits = {
             "source": cfg.data.source,
             "dropped": dropped,
