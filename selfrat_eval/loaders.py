@@ -897,13 +897,3 @@ def load_custom_pointwise(
         )
     return Loaded(items, label)
 
-
-LOADERS: dict[str, Callable[..., Loaded[Any]]] = {
-    "biggen": load_biggen_human_eval,
-    "biggen_instances": load_biggen_instances,
-    "feedback_bench": load_feedback_bench,
-    "rewardbench": load_rewardbench,
-    "feedback_collection": load_feedback_collection,
-    "preference_collection": load_preference_collection,
-    "custom": load_custom_pointwise,
-}

@@ -47,13 +47,7 @@ def load_items(spec: JudgeSpec) -> tuple[Protocol, list[Any], dict[str, Any]]:
         raise DataError(
             f"no items to evaluate in {loaded.source} (dropped on purpose: {dict(loaded.dropped)})"
         )
-    by_id: dict[str, Any] = {}
-    for item in items:
-        if str(item.id) in by_id:
-            raise DataError(
-                f"{loaded.source}: duplicate item id {item.id!r} (Inspect sample ids must be unique)"
-            )
-        by_id[str(item.id)] = item
+    by_id = {str(item.id): item for item in items}  # ids are unique: the loaders refuse duplicates
     _LOADED[(spec.benchmark, spec.options)] = (protocol, by_id)
     info = {"source": str(loaded.source), "n_items": len(items), "dropped": dict(loaded.dropped)}
     return protocol, items, info
