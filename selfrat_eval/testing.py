@@ -43,6 +43,8 @@ class ScriptedJudgeServer:
         self.logprobs = logprobs
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []  # the Authorization header of every request
+        self.fail_next: list[int] = []  # HTTP codes to answer, in order, before answering again
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         outer = self
@@ -58,6 +60,11 @@ class ScriptedJudgeServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with outer._lock:
                     outer.requests.append({"path": self.path, **body})
+                    outer.auth.append(self.headers.get("Authorization"))
+                    failure = outer.fail_next.pop(0) if outer.fail_next else None
+                if failure is not None:  # emulate an overloaded or broken server
+                    self._send(failure, {"error": {"message": f"scripted failure {failure}"}})
+                    return
                 try:
                     payload = outer.answer(self.path, body)
                 except ValueError as exc:

@@ -4,56 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from selfrat_eval.generation import BackendError, GenerationBackend, SamplingConfig, load_backend
 from selfrat_eval.generation.openai import OpenAIBackend, samples_from_chat, samples_from_completions
+from selfrat_eval.testing import ScriptedJudgeServer
 
 SAMPLING = SamplingConfig(temperature=1.0, top_p=0.9, max_new_tokens=16, repetition_penalty=1.03)
 
 
-class FakeServer:
-    """Deterministic fake: the text of choice i is derived from (prompt, seed, i)."""
+class FakeServer(ScriptedJudgeServer):
+    """Deterministic fake: the text of choice i is derived from (prompt, seed, i); the scripted
+    server's HTTP side (request log, Authorization headers, ``fail_next``) is reused."""
 
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.fail_next: list[int] = []  # HTTP codes to answer before succeeding
+        super().__init__()
         self.max_choices: int | None = None  # emulate servers that ignore n
-        self.auth: list[str | None] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, **body})
-                outer.auth.append(self.headers.get("Authorization"))
-                if outer.fail_next:
-                    code = outer.fail_next.pop(0)
-                    self.send_response(code)
-                    self.end_headers()
-                    self.wfile.write(b'{"error": "nope"}')
-                    return
-                payload = outer.answer(self.path, body)
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         prompt = body.get("prompt") or json.dumps(body.get("messages"))
@@ -86,15 +55,6 @@ class FakeServer:
                     }
                 )
         return {"choices": list(reversed(choices))}  # out of order on purpose: index decides
-
-    def __enter__(self) -> FakeServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -212,7 +212,7 @@ def draw_counts(decisions: Iterable[Decision]) -> dict[str, int]:
     }
 
 
-def sample_metrics(results: Sequence[ItemResult], strategy_metrics: bool = True) -> dict[str, float]:
+def sample_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
     """Counts over the draws behind the items (identical in every front end)."""
     n = sum(int(r.get("n_draws", 0)) for r in results)
     failed = sum(int(r.get("n_failed_draws", 0)) for r in results)
