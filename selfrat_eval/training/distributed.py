@@ -14,9 +14,12 @@ covers ranks waiting while the main process curates or evaluates.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 6 * 3600
 
@@ -48,6 +51,11 @@ def init_distributed(cfg: Any = None) -> None:
         cpu = cpu or bool(cfg.use_cpu)
     if cpu:
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")  # trainers' AcceleratorState agrees
+        for flag, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+            if os.environ.get(flag, "false").lower() == "true":
+                # accelerate (1.15) only turns MULTI_GPU-like states into FSDP/DeepSpeed: on CPU
+                # processes the model is wrapped in plain DDP, every rank holding a full copy.
+                log.warning("%s launch config on CPU: accelerate runs it as DDP over gloo (no sharding)", name)
     timeout = timedelta(seconds=int(os.environ.get("SELFRAT_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
     PartialState(cpu=cpu, timeout=timeout)
 

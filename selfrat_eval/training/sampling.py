@@ -152,12 +152,12 @@ def sample_units(
         bar.close()
         if fh is not None:
             fh.close()
-    if gen is not backend:  # we built it: release its memory (GPU) before the next stage trains
-        for method in ("close", "shutdown"):
-            if callable(getattr(gen, method, None)):
-                getattr(gen, method)()
-                break
-        del gen
+        if gen is not backend:  # we built it: release its memory (GPU, vLLM engine) even on failure
+            for method in ("close", "shutdown"):
+                if callable(getattr(gen, method, None)):
+                    getattr(gen, method)()
+                    break
+            del gen
     return path
 
 
