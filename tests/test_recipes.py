@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from selfrat_eval.cli import main
-from selfrat_eval.training.recipes import RecipeNotFound, find_recipe, list_recipes, recipe_dir, resolve_config
+from selfrat_eval.training.recipes import (
+    RecipeNotFound,
+    find_recipe,
+    list_recipes,
+    recipe_dir,
+    resolve_config,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_RECIPES = {"sre-smollm2-cpu", "sre-llama3.1-8b", "sre-llama3.1-8b-lora-1gpu", "vllm-tp"}

