@@ -75,8 +75,6 @@ class Manifest:
         tmp.replace(self.path)
 
 
-
-
 def _free() -> None:
     gc.collect()
     try:
