@@ -22,7 +22,8 @@ The judge is SmolLM2 after a short LoRA SFT on the demo's tasks (``--sft-steps``
 2. Agreement: on the greedy runs, the share of items whose parsed verdicts (score, or the failure
    code when a judgment does not parse) are equal between HF and each vLLM arm, the same over the
    items where both parsed, and the share of identical texts.
-3. The demo's sampling stage (``selfrat demo --preset smollm2``, iteration 1): its 48 inputs x N=4
+3. The demo's sampling stage (``selfrat demo --preset smollm2``, iteration 1): its 48 inputs
+   (``--demo-inputs`` fewer) x N=4
    at the preset's temperature/top-p/max_new_tokens and batch sizes, through
    ``training.sampling.sample_units`` + ``make_backend`` with ``sampling.backend`` = hf / vllm,
    from the base SmolLM2 (the demo samples from its SFT judge, which needs the 25-minute demo).
@@ -149,7 +150,7 @@ def demo_sampling_stage(arm: str, model: Path, work: Path, args: argparse.Namesp
 
     preset = PRESETS["smollm2"]
     train = build_splits(preset.data)["train"]
-    items = train[preset.sft_size : preset.sft_size + preset.iterations[0]]
+    items = train[preset.sft_size : preset.sft_size + min(args.demo_inputs, preset.iterations[0])]
     backend, dtype = arm.split("-")
     cfg = TrainConfig.from_dict(
         {
@@ -198,6 +199,8 @@ def main() -> None:
     ap.add_argument("--kv-cache-gib", type=int, default=2, help="VLLM_CPU_KVCACHE_SPACE")
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     ap.add_argument("--skip-evaluate", action="store_true")
+    ap.add_argument("--demo-inputs", type=int, default=48,
+                    help="demo sampling stage: first inputs of iteration 1 (the preset has 48)")  # fmt: skip
     ap.add_argument("--skip-demo-stage", action="store_true")
     ap.add_argument("--sft-steps", type=int, default=24,
                     help="judge = SmolLM2 after this many LoRA SFT steps on demo tasks (0: the base model, whose "
