@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "selfrat_eval.runner.cli",
     "report": "selfrat_eval.runner.cli",
     "train": "selfrat_eval.training.cli",
+    "recipes": "selfrat_eval.training.recipes",
     "demo": "selfrat_eval.demo.cli",
 }
 

@@ -40,3 +40,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from selfrat_eval.tiny_model import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_vllm_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Llama with one 64-dimensional attention head: vLLM's CPU attention kernels support
+    head_dim 32..256, not the default tiny model's 16."""
+    from selfrat_eval.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama-vllm"), hidden_size=64, num_heads=1, seed=0)

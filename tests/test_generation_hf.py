@@ -210,3 +210,33 @@ def test_ignore_eos_generates_full_length(tiny_model_dir: Path) -> None:
     backend.tokenizer.eos_token = backend.tokenizer.convert_ids_to_tokens(first)
     out = backend.generate(["abc"], n=1, sampling=GREEDY_SHORT, seed=0)[0][0]
     assert out.finish_reason == "length" and len(out.token_logprobs) == GREEDY_SHORT.max_new_tokens
+
+
+def test_next_token_logprobs_one_forward_pass(tiny_model_dir: Path) -> None:
+    """Top-k log-probs after prompt + prefix equal a plain unpadded forward pass of each sequence,
+    whatever the batch (left padding with explicit positions)."""
+    import torch
+
+    from selfrat_eval.generation.hf import prefix_ids
+
+    backend = HFBackend(str(tiny_model_dir), batch_size=2)
+    prompts = [[{"role": "user", "content": "Grade this answer."}], "abc", "a much longer plain prompt here"]
+    prefixes = ["Fine. [RESULT] ", "", "x"]
+    got = backend.next_token_logprobs(prompts, prefixes, k=4)
+    assert len(got) == 3
+    for prompt, prefix, top in zip(prompts, prefixes, got, strict=True):
+        ids = torch.tensor([prefix_ids(backend.tokenizer, prompt, prefix)])
+        with torch.no_grad():
+            logps = torch.log_softmax(backend.model(input_ids=ids).logits[0, -1].float(), dim=-1)
+        values, idx = torch.topk(logps, 4)
+        want = {}
+        for i, v in zip(idx.tolist(), values.tolist(), strict=True):
+            want.setdefault(backend.tokenizer.decode([i]), v)
+        assert list(top)[: len(want)] == list(want)[: len(top)]
+        for text, lp in top.items():
+            assert lp == pytest.approx(want[text], abs=1e-4) or lp > want[text]  # merged duplicates only grow
+        assert all(v <= 0 for v in top.values())
+    with pytest.raises(ValueError, match="prefixes"):
+        backend.next_token_logprobs(prompts, prefixes[:2], k=4)
+    with pytest.raises(ValueError, match="k must be"):
+        backend.next_token_logprobs(prompts, prefixes, k=0)

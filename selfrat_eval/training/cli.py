@@ -10,7 +10,11 @@ from collections.abc import Sequence
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="training recipe (YAML), e.g. training/sre-smollm2-cpu.yaml")
+    p.add_argument(
+        "--config",
+        required=True,
+        help="training recipe: a YAML path or a shipped recipe's name, e.g. sre-smollm2-cpu (see `selfrat recipes`)",
+    )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. dpo.beta=0.2 iterations=[100,10]")
     p.add_argument("--set", dest="set_", action="append", default=[], metavar="KEY=VALUE", help="same as a positional override")
     p.add_argument("--output-dir", help="shortcut for output_dir=...")
@@ -37,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"method={args.method}")
     if args.report_to:
         overrides.append(f"report_to={args.report_to}")
+    from .recipes import RecipeNotFound, resolve_config
+
     try:
-        cfg = TrainConfig.load(args.config, overrides)
-    except ConfigError as exc:
+        cfg = TrainConfig.load(resolve_config(args.config), overrides)
+    except (ConfigError, RecipeNotFound) as exc:
         return _fail(exc)
     if args.dry_run:
         print(json.dumps(cfg.to_dict(), indent=1))

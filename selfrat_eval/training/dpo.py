@@ -35,7 +35,6 @@ def dpo_rows(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build_trainer(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, cfg: TrainConfig, *, seed: int) -> Any:
-    from datasets import Dataset
     from trl import DPOConfig as TrlDPOConfig
     from trl import DPOTrainer
 
@@ -62,11 +61,32 @@ def build_trainer(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Pat
         model=model,
         ref_model=ref_model,
         args=args,
-        train_dataset=Dataset.from_list(dpo_rows(pairs)),
+        train_dataset=_dataset(pairs, out_dir),
         processing_class=tokenizer,
         peft_config=peft_config(cfg.lora) if lora else None,
         callbacks=[faults.trainer_callback("dpo")],
     )
+
+
+def _dataset(pairs: Sequence[dict[str, Any]], out_dir: Path) -> Any:
+    """The pairs as a ``datasets.Dataset``. Under a multi-process launch the main process saves
+    them once to ``out_dir/dataset`` and every rank loads that folder: trl caches the precomputed
+    reference log-probs next to the dataset's files (an in-memory dataset would put them in a
+    per-process temp dir the other ranks cannot see)."""
+    from datasets import Dataset, load_from_disk
+
+    from .distributed import barrier, distributed, is_main
+
+    ds = Dataset.from_list(dpo_rows(pairs))
+    if not distributed():
+        return ds
+    folder = out_dir / "dataset"
+    if is_main() and not (folder / "dataset_info.json").is_file():
+        tmp = out_dir / "dataset.tmp"
+        ds.save_to_disk(str(tmp))
+        tmp.replace(folder)
+    barrier()
+    return load_from_disk(str(folder))
 
 
 def reference_probe(trainer: Any, n: int = PROBE_PAIRS) -> dict[str, Any]:
@@ -101,16 +121,19 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
         raise ValueError(f"{out_dir}: no preference pairs to train on")
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = build_trainer(pairs, start, out_dir, cfg, seed=seed)
+    main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
     probe = reference_probe(trainer)
     probe["reference"] = start.path
-    (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
+    if main:
+        (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
     resume = last_checkpoint(out_dir / "checkpoints")
     if resume:
         log.info("DPO: resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_metrics("train", result.metrics)
     history = [h for h in trainer.state.log_history if any(k.startswith("rewards/") for k in h)]
-    (out_dir / "train_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    if main:
+        (out_dir / "train_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     tokenizer = trainer.processing_class
     return save_trained(trainer, tokenizer, out_dir / "model")
 

@@ -118,15 +118,20 @@ def peft_config(lora: LoraSettings) -> Any:
 
 
 def save_trained(trainer: Any, tokenizer: Any, out_dir: Path) -> Path:
-    """Save a trainer's model as a plain model. LoRA: merge the adapter (single process). Full
-    fine-tuning: ``trainer.save_model`` gathers ZeRO-3/FSDP shards before writing."""
+    """Save a trainer's model as a plain model. LoRA: the main process merges the adapter and
+    writes (DDP replicas are identical). Full fine-tuning: ``trainer.save_model`` gathers
+    ZeRO-3/FSDP shards before writing."""
     try:
         from peft import PeftModel
     except ImportError:
         PeftModel = ()  # type: ignore[assignment]
     model = trainer.accelerator.unwrap_model(trainer.model)
     if isinstance(model, PeftModel):
-        return save_plain(model, tokenizer, out_dir)
+        # DDP keeps a full replica on every rank: the main process merges and writes it.
+        if trainer.accelerator.is_main_process:
+            save_plain(model, tokenizer, out_dir)
+        trainer.accelerator.wait_for_everyone()
+        return out_dir
     trainer.save_model(str(out_dir))
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(out_dir)

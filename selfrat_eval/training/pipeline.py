@@ -38,6 +38,9 @@ from .data import (
     split_heldout,
     write_jsonl,
 )
+from .distributed import barrier as _barrier
+from .distributed import init_distributed
+from .distributed import is_main as _is_main
 from .modeling import ModelRef
 from .sampling import Unit, derive_seed, make_backend, read_samples, sample_units, sampling_config
 
@@ -80,27 +83,6 @@ class Manifest:
         tmp.replace(self.path)
 
 
-def _distributed() -> bool:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _is_main() -> bool:
-    if not _distributed():
-        return True
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
-
-
-def _barrier() -> None:
-    if _distributed():
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
-
-
 def _free() -> None:
     gc.collect()
     try:
@@ -116,12 +98,20 @@ class Pipeline:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.out = Path(cfg.output_dir)
-        self.manifest = Manifest.open(self.out, cfg)
+        init_distributed(cfg)
+        # Only the main process writes run files; the others open the manifest it wrote.
+        if _is_main():
+            self.manifest = Manifest.open(self.out, cfg)
+        _barrier()
+        if not _is_main():
+            self.manifest = Manifest.open(self.out, cfg)
         self.curve: list[dict[str, Any]] = []
 
     def stage(self, name: str, fn: Callable[[], dict[str, Any]], *, all_ranks: bool = False) -> dict[str, Any]:
-        """Run a stage once. Under ``accelerate launch`` training stages run on every rank; the
-        others (sampling, curation, evaluation) run on the main process while the rest wait."""
+        """Run a stage once. Under ``accelerate launch`` training stages and self-sampling run on
+        every rank (DDP; sampling sharded by batch, see ``sampling.sample_units``); curation and
+        evaluation run on the main process while the rest wait. Only the main process records the
+        stage in the manifest."""
         done = self.manifest.done(name)
         if done is not None:
             log.info("stage %s: already done, skipping", name)
@@ -159,9 +149,10 @@ class Pipeline:
             old = json.loads(path.read_text(encoding="utf-8"))
             if old != splits:
                 raise ConfigError(f"{path}: the data changed since this run started; use a new output_dir")
-        else:
+        elif _is_main():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(splits), encoding="utf-8")
+        _barrier()
         log.info("data: %d training items, %d held out, dropped %s", len(self.train), len(self.heldout), dropped)
 
     # ---- stages ------------------------------------------------------------------------------
@@ -229,13 +220,16 @@ class Pipeline:
                 seed=derive_seed(cfg.seed, t),
                 batch_size=cfg.sampling.batch_size,
                 desc=f"iter{t} sampling",
+                shard=True,
             )
+            if not _is_main():
+                return {}
             recs = read_samples(path)
             n_ok = sum(s["score"] is not None for r in recs for s in r["samples"])
             n_all = sum(len(r["samples"]) for r in recs)
             return {"samples": str(path), "n_inputs": len(recs), "parse_rate": n_ok / max(1, n_all)}
 
-        self.stage(f"iter{t}/sampling", run)
+        self.stage(f"iter{t}/sampling", run, all_ranks=True)
         return it_dir / "samples.jsonl"
 
     def curate(self, t: int, judge: ModelRef, samples_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -257,10 +251,11 @@ class Pipeline:
                     batch_size=cfg.sampling.batch_size,
                     desc=f"iter{t} meta-judge",
                     fault_stage="meta",
+                    shard=True,
                 )
                 return {"ratings": str(path)}
 
-            self.stage(f"iter{t}/meta_judge", run_meta)
+            self.stage(f"iter{t}/meta_judge", run_meta, all_ranks=True)
             meta = read_ratings(it_dir / "meta_ratings.jsonl")
 
         def run() -> dict[str, Any]:

