@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..generation.base import GenerationBackend, Prompt, SamplingConfig
+from ..generation.factory import BackendConfig, resolve_backend_name
 from ..parsing import parse_judgment
+from ..seeding import derive_seed
 from . import faults
 from .config import SamplingStageConfig, TrainConfig
 
@@ -42,13 +44,6 @@ def sampling_config(cfg: SamplingStageConfig) -> SamplingConfig:
         max_new_tokens=cfg.max_new_tokens,
         repetition_penalty=cfg.repetition_penalty,
     )
-
-
-def derive_seed(seed: int, *parts: int) -> int:
-    """Independent, reproducible seed for one batch (numpy SeedSequence, 32 bits)."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *parts]).generate_state(1)[0])
 
 
 def _complete_batches(path: Path, batches: list[list[Unit]]) -> int:
@@ -149,43 +144,26 @@ def sample_units(
     return path
 
 
-def make_backend(model_path: str, cfg: TrainConfig, *, gguf_file: str | None = None) -> GenerationBackend:
-    """vLLM when asked for (or ``auto`` with vLLM installed and a GPU), else transformers."""
-    from .modeling import has_gpu, resolve_dtype, use_cpu
+def backend_config(cfg: TrainConfig, gguf_file: str | None = None) -> BackendConfig:
+    """The shared backend factory's settings for a training run (``build_backend(path, ...)``):
+    vLLM when asked for (or ``auto`` with vLLM installed and a GPU), else transformers."""
+    from .modeling import resolve_dtype, use_cpu
 
     s = cfg.sampling
-    want_vllm = s.backend == "vllm" or (s.backend == "auto" and not use_cpu(cfg) and has_gpu() and _vllm_available())
-    if want_vllm:
-        try:
-            from ..generation.vllm import VLLMBackend  # type: ignore[import-not-found]
-        except ImportError as exc:
-            if s.backend == "vllm":
-                raise RuntimeError(f"sampling.backend=vllm but the vLLM backend is unavailable ({exc})") from exc
-            log.warning("vLLM backend unavailable (%s); sampling with transformers", exc)
-        else:
-            return VLLMBackend(
-                model_path,
-                tensor_parallel_size=s.tensor_parallel_size,
-                gpu_memory_utilization=s.gpu_memory_utilization,
-                max_model_len=s.max_model_len,
-                dtype=cfg.model.dtype,
-            )
-    from ..generation.hf import HFBackend
-
-    return HFBackend(
-        model_path,
+    cpu = use_cpu(cfg)
+    name = resolve_backend_name(s.backend, cpu_only=cpu)
+    dtype = cfg.model.dtype if name == "vllm" else str(resolve_dtype(cfg)).removeprefix("torch.")
+    return BackendConfig(
+        name=name,
         gguf_file=gguf_file,
+        dtype=dtype,
+        device="cpu" if cpu else None,
         batch_size=s.hf_batch_size,
-        dtype=resolve_dtype(cfg),
-        device="cpu" if use_cpu(cfg) else None,
+        tensor_parallel_size=s.tensor_parallel_size,
+        gpu_memory_utilization=s.gpu_memory_utilization,
+        max_model_len=s.max_model_len,
         trust_remote_code=cfg.model.trust_remote_code,
     )
-
-
-def _vllm_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("vllm") is not None
 
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
