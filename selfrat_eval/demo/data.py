@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..formats import absolute_prompt, format_judgment
+from ..formats import format_judgment
 from ..records import PointwiseItem
 from ..rubric import Rubric
 
@@ -436,20 +436,9 @@ def feedback_collection_row(item: PointwiseItem) -> dict[str, Any]:
     """One row in the Feedback-Collection layout (``orig_score`` is a string, as upstream)."""
     if item.gold_score is None or "target" not in item.metadata:
         raise ValueError(f"item {item.id}: needs a gold score and metadata['target'] to export")
-    row: dict[str, Any] = {
-        "orig_instruction": item.instruction,
-        "orig_response": item.response,
-        "orig_reference_answer": item.reference_answer or "",
-        "orig_criteria": item.rubric.criteria,
-    }
-    for level, text in item.rubric.descriptions.items():
-        row[f"orig_score{level}_description"] = text
-    row["orig_score"] = str(item.gold_score)
-    row["orig_feedback"] = str(item.metadata.get("feedback", ""))
-    row["instruction"] = absolute_prompt(item.instruction, item.response, item.rubric, item.reference_answer).user
-    row["output"] = str(item.metadata["target"])
-    row["__index_level_0__"] = item.id  # the loader's id field, so ids survive the round trip
-    return row
+    from ..training.data import feedback_row
+
+    return feedback_row(item)
 
 
 def write_feedback_collection(items: Iterable[PointwiseItem], path: str | Path) -> Path:
