@@ -38,6 +38,9 @@ class ModelConfig:
     name_or_path: str = ""
     gguf_file: str | None = None
     dtype: str = "auto"  # auto = bfloat16 on a GPU that supports it, else float32
+    # bf16 autocast around the forward passes of SFT/DPO with the weights kept in ``dtype``
+    # (mixed precision; on CPUs with AMX it trains ~1.6x faster than float32).
+    autocast_bf16: bool = False
     trust_remote_code: bool = False
     attn_implementation: str | None = None
 
@@ -125,6 +128,9 @@ class SamplingStageConfig:
     tensor_parallel_size: int = 1  # vLLM
     gpu_memory_utilization: float = 0.9  # vLLM
     max_model_len: int | None = None  # vLLM
+    # dtype of the generation backend (sampling and held-out evaluation); None = model.dtype.
+    # bfloat16 halves CPU generation time on AMX CPUs.
+    dtype: str | None = None
     # Re-sampling: an input whose samples give no preference pair (no sample on the label, or none
     # far enough from it) gets ``resample_n`` more samples per round (default n), until it has a
     # pair or has received ``resample_budget`` extra samples. 0 disables it.

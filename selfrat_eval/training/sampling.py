@@ -152,7 +152,10 @@ def backend_config(cfg: TrainConfig, gguf_file: str | None = None) -> BackendCon
     s = cfg.sampling
     cpu = use_cpu(cfg)
     name = resolve_backend_name(s.backend, cpu_only=cpu)
-    dtype = cfg.model.dtype if name == "vllm" else str(resolve_dtype(cfg)).removeprefix("torch.")
+    if s.dtype is not None:
+        dtype = s.dtype
+    else:
+        dtype = cfg.model.dtype if name == "vllm" else str(resolve_dtype(cfg)).removeprefix("torch.")
     return BackendConfig(
         name=name,
         gguf_file=gguf_file,
