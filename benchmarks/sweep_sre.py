@@ -61,8 +61,11 @@ def parse_variant(spec: str) -> dict[str, Any]:
     return {"name": name, "rs": rs, "overrides": overrides}
 
 
-def base_run(preset_name: str, seed: int, out: Path, iterations: int, preset_overrides: list[str]) -> tuple[Any, dict[str, Any]]:
-    """The shared part: data, base model, seed SFT, iteration-1 samples, the preset's recipe."""
+def base_run(
+    preset_name: str, seed: int, out: Path, iterations: int, preset_overrides: list[str], seed_judge: Path | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The shared part: data, base model, seed SFT (or ``seed_judge``), iteration-1 samples, the
+    preset's recipe."""
     from selfrat_eval.demo.data import build_splits, write_feedback_collection
     from selfrat_eval.demo.pipeline import load_preset, prepare_model, train_config
     from selfrat_eval.training.pipeline import run_pipeline
@@ -75,6 +78,9 @@ def base_run(preset_name: str, seed: int, out: Path, iterations: int, preset_ove
     cfg = train_config(preset, out, model)
     cfg.iterations = cfg.iterations[:iterations]
     cfg.evaluation.cache_dir = str(out.parent / "cache")
+    if seed_judge is not None:
+        cfg.sft.enabled = False
+        cfg.model.name_or_path = str(seed_judge)
     t0 = time.time()
     summary = run_pipeline(cfg)
     return cfg, {"seconds": round(time.time() - t0, 1), **summary}
@@ -87,7 +93,8 @@ def variant_run(base_cfg: Any, base_out: Path, variant: dict[str, Any], out: Pat
     raw = copy.deepcopy(base_cfg.to_dict())
     raw["output_dir"] = str(out)
     raw["sft"]["enabled"] = False
-    raw["model"]["name_or_path"] = str(base_out / "sft" / "pointwise" / "model")
+    if base_cfg.sft.enabled:
+        raw["model"]["name_or_path"] = str(base_out / "sft" / "pointwise" / "model")
     raw["baselines"] = []
     if variant["rs"]:
         raw["method"] = "rejection-sampling"
@@ -135,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=1, help="SRE iterations per variant (1 or 2)")
     ap.add_argument("--variant", action="append", default=None, help="name:key=value[,key=value] or name:rs:key=value")
     ap.add_argument("--set", dest="preset_overrides", action="append", default=[], help="preset override for every run")
+    ap.add_argument("--seed-judge", type=Path, default=None, help="an SFT judge to start from (skips the seed SFT)")
     ap.add_argument("--bootstrap", type=int, default=2000)
     args = ap.parse_args(argv)
 
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_GRID)]
     base_out = args.out / "base"
-    base_cfg, base_summary = base_run(args.preset, args.seed, base_out, args.iterations, args.preset_overrides)
-    seed_runs = judge_rows(base_out, "sft")
+    base_cfg, base_summary = base_run(args.preset, args.seed, base_out, args.iterations, args.preset_overrides, args.seed_judge)
+    seed_runs = judge_rows(base_out, "sft" if base_cfg.sft.enabled else "base")
     result: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "iterations": args.iterations,
                               "preset_overrides": args.preset_overrides, "seed_judge": {
                                   v: {"pearson": r["metrics"]["pearson"], "ci": r["ci"].get("pearson")} for v, r in seed_runs.items()},
