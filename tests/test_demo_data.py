@@ -98,9 +98,7 @@ def test_gold_is_verified_by_checkers_and_targets_parse(splits):
             assert c.rule() in item.instruction
         j = parse_judgment(item.metadata["target"])
         assert j.ok and j.score == item.gold_score
-        # one evidence-then-verdict clause per constraint; the score itself is decided after [RESULT]
-        assert j.rationale.count("(met).") == sum(item.metadata["met"]) == item.gold_score - 1
-        assert j.rationale.count("(violated).") == 4 - sum(item.metadata["met"])
+        assert f"{sum(item.metadata['met'])} of 4 met, so the score is {item.gold_score}" in j.rationale
         # the reference answer meets every constraint
         assert D.gold_score(item.reference_answer, cons) == 5
         assert item.rubric == D.RUBRIC

@@ -242,17 +242,15 @@ RUBRIC = Rubric(
 def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Check]) -> str:
     """Evidence-first rationale: one clause per constraint, the evidence (copied from the response:
     the items' first words, first letters, last characters; where a word occurs; the word count)
-    and then the verdict it implies. The score is not spelled out before ``[RESULT]``: the judge
-    decides it at the verdict token, where expected-score judging reads its distribution.
+    and then the verdict it implies, then the count that fixes the score.
 
     Evidence before verdict turns each verdict into a local decision on text the judge has just
-    copied; with the verdict first ("Capitals: violated (item 2 ...)") SmolLM2-135M's held-out
-    verdicts stayed at chance after seed SFT. With "k of 4 met, so the score is k+1." before the
-    marker, the score token was a copy of the text and expected-score judging equalled greedy
-    judging. Kept terse on purpose: every sampled judgment costs CPU time in the demo."""
-    return " ".join(
-        f"{c.label()}: {ch.evidence} ({'met' if ch.met else 'violated'})." for c, ch in zip(constraints, checks, strict=True)
-    )
+    copied, which a small judge can learn from a few dozen examples; with the verdict first
+    ("Capitals: violated (item 2 ...)") SmolLM2-135M's held-out verdicts stayed at chance. Kept
+    terse on purpose: every sampled judgment costs CPU time in the demo."""
+    parts = [f"{c.label()}: {ch.evidence} ({'met' if ch.met else 'violated'})." for c, ch in zip(constraints, checks, strict=True)]
+    met = sum(ch.met for ch in checks)
+    return " ".join(parts) + f" {met} of {len(checks)} met, so the score is {met + 1}."
 
 
 # ---- generation ---------------------------------------------------------------------------------
