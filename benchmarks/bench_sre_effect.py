@@ -1,15 +1,27 @@
-"""The measured self-rationalization effect on the demo's held-out split.
+"""The self-rationalization effect on the demo's held-out split, over several seeds (issue 11).
 
-Goal (issue 7): SRE iteration 2 beats the SFT seed, self-consistency@8 and best-of-8 on held-out
-Pearson by >= 0.05 each, with the paired bootstrap 95% CI of each difference above 0.
+For each seed s the whole demo runs (``selfrat demo --preset P --seed s``: data, SFT seed, RS-SFT,
+SRE iterations 1 and 2, every judge greedy and expected-score, SC@N / BoN@N of the seed), into
+``OUT/seed<s>``; a finished seed is only read (training's manifest and the runner's cache). Then,
+per judge and judging mode (greedy, expected-score), Pearson with its 95% bootstrap CI, and the
+paired differences "SRE iteration 2 minus each baseline" with paired bootstrap CIs.
 
-    # run the SmolLM2 demo (about 30 min on 2 CPU cores), then measure
-    python benchmarks/bench_sre_effect.py --run --out runs/demo-smollm2
-    # or measure a finished demo output directory
-    python benchmarks/bench_sre_effect.py --out runs/demo-smollm2
+Pooling over seeds: the seeds' held-out items are concatenated into one paired sample (3 x 100
+items for the smollm2 preset). A judge's prediction on an item comes from that seed's judge (each
+seed trains its own judges on its own data); every bootstrap resample draws items with replacement
+from the concatenation and scores both judges on the same items
+(:func:`selfrat_eval.demo.report.paired_bootstrap_diff`, moving to ``selfrat_eval.metrics``). The
+mean of the per-seed differences and each seed's own difference and CI are reported too.
 
-Prints a table and writes ``effect.json`` into the demo directory. Nothing here is a test: the
-figures are reported as they come out, including when the effect is absent.
+A judge without an expected-score run (best-of-N) is compared with its only run in the
+expected-score table; self-consistency's expected-score counterpart is the mean of its samples.
+
+    python benchmarks/bench_sre_effect.py --seeds 3                      # runs what is missing
+    python benchmarks/bench_sre_effect.py --seeds 3 --no-run             # only measures
+    python benchmarks/bench_sre_effect.py --seeds 1 --preset tiny --out /tmp/effect-tiny
+
+Prints the tables and writes ``OUT/effect.json`` (+ ``OUT/effect.md``). Nothing here is a test:
+the figures are reported as they come out, including when a target is missed.
 """
 
 from __future__ import annotations
@@ -18,102 +30,180 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from selfrat_eval.demo.report import VARIANTS, comparable, load_rows
 from selfrat_eval.metrics import paired_bootstrap_diff, score_metrics
 
 MIN_EFFECT = 0.05
+TITLES = {"greedy": "greedy", "expected": "expected-score"}
 
 
-def measure(
-    results: dict[str, Any], *, target: str, baselines: list[str], bootstrap: int, seed: int
-) -> dict[str, Any]:
-    gold = [float(it["gold"]) for it in results["items"]]
-    by_name = {j["name"]: j for j in results["judges"]}
-    missing = [n for n in [target, *baselines] if n not in by_name]
-    if missing:
-        raise SystemExit(f"results.json has no judge(s) {missing}; judges: {sorted(by_name)}")
-    judges = {
-        name: score_metrics(j["predictions"], gold, bootstrap=bootstrap, seed=seed)
-        for name, j in by_name.items()
-    }
-    rows = []
-    for base in baselines:
-        d = paired_bootstrap_diff(
-            by_name[target]["predictions"],
-            by_name[base]["predictions"],
-            gold,
-            n_resamples=bootstrap,
-            seed=seed,
-        )
-        d["goal_met"] = bool(d["diff"] >= MIN_EFFECT and not math.isnan(d["ci"][0]) and d["ci"][0] > 0)
-        rows.append({"target": target, "baseline": base, **d})
+def run_seeds(preset: str, seeds: list[int], out: Path, overrides: list[str]) -> dict[int, float]:
+    """Run (or resume) the demo for every seed; wall time of each call."""
+    from selfrat_eval.demo.pipeline import load_preset, run_demo
+
+    times = {}
+    for s in seeds:
+        t0 = time.time()
+        run_demo(load_preset(preset, [*overrides, "rewardbench.pairs=0"], seed=s), out / f"seed{s}", shared_data=None)
+        times[s] = round(time.time() - t0, 1)
+    return times
+
+
+def seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    manifest = json.loads((folder / "demo_manifest.json").read_text(encoding="utf-8"))
+    preset = json.loads((folder / "demo_preset.json").read_text(encoding="utf-8"))
+    return load_rows(manifest["rows"]), {"manifest": manifest, "preset": preset}
+
+
+def _concat(per_seed: list[list[dict[str, Any]]], name: str, variant: str) -> tuple[list[float | None], list[float]]:
+    pred: list[float | None] = []
+    gold: list[float] = []
+    for rows in per_seed:
+        row = next(r for r in rows if r["name"] == name)
+        run = comparable(row, variant)
+        pred += run["pred"]
+        gold += [float(g) for g in run["gold"]]
+    return pred, gold
+
+
+def _has_expected(per_seed: list[list[dict[str, Any]]], name: str) -> bool:
+    return all(next(r for r in rows if r["name"] == name).get("expected") is not None for rows in per_seed)
+
+
+def _met(d: dict[str, Any]) -> bool:
+    lo = d["ci"][0]
+    return bool(d["diff"] >= MIN_EFFECT and lo is not None and not math.isnan(lo) and lo > 0)
+
+
+def measure(per_seed: list[list[dict[str, Any]]], *, target: str, baselines: list[str], bootstrap: int) -> dict[str, Any]:
+    names = [r["name"] for r in per_seed[0]]
+    judges: dict[str, Any] = {}
+    for name in names:
+        judges[name] = {}
+        for variant in VARIANTS:
+            if variant == "expected" and not _has_expected(per_seed, name):
+                continue
+            pred, gold = _concat(per_seed, name, variant)
+            m = score_metrics(pred, gold, bootstrap=bootstrap, seed=0)
+            per = []
+            for rows in per_seed:
+                run = comparable(next(r for r in rows if r["name"] == name), variant)
+                per.append(score_metrics(run["pred"], run["gold"])["pearson"])
+            judges[name][variant] = {"strategy": comparable(next(r for r in per_seed[0] if r["name"] == name), variant)["strategy"],
+                                     "pearson": m["pearson"], "ci": m["ci"]["pearson"], "spearman": m["spearman"],
+                                     "accuracy": m["accuracy"], "mae": m["mae"], "parse_rate": m["parse_rate"],
+                                     "n": m["n"], "pearson_per_seed": per}
+        if "expected" in judges[name]:
+            e, gold = _concat(per_seed, name, "expected")
+            g, _ = _concat(per_seed, name, "greedy")
+            judges[name]["expected_minus_greedy"] = paired_bootstrap_diff(e, g, gold, n_resamples=bootstrap, seed=0)
+    differences = []
+    for variant in VARIANTS:
+        for base in baselines:
+            a, gold = _concat(per_seed, target, variant)
+            b, _ = _concat(per_seed, base, variant)
+            d = paired_bootstrap_diff(a, b, gold, n_resamples=bootstrap, seed=0)
+            per = []
+            for rows in per_seed:
+                ra = comparable(next(r for r in rows if r["name"] == target), variant)
+                rb = comparable(next(r for r in rows if r["name"] == base), variant)
+                ds = paired_bootstrap_diff(ra["pred"], rb["pred"], ra["gold"], n_resamples=bootstrap, seed=0)
+                per.append({"diff": ds["diff"], "ci": ds["ci"]})
+            finite = [p["diff"] for p in per if not math.isnan(p["diff"])]
+            differences.append({
+                "variant": variant, "target": target, "baseline": base, **d,
+                "mean_of_seed_diffs": sum(finite) / len(finite) if finite else math.nan,
+                "per_seed": per, "goal_met": _met(d),
+            })
+    es_raises = {n: j["expected_minus_greedy"]["diff"] > 0 for n, j in judges.items() if "expected_minus_greedy" in j}
     return {
-        "n_items": len(gold),
+        "n_seeds": len(per_seed),
+        "n_items": len(_concat(per_seed, target, "greedy")[1]),
+        "pooling": "held-out items of all seeds concatenated into one paired sample; bootstrap over items",
+        "bootstrap": bootstrap,
         "judges": judges,
-        "differences": rows,
-        "goal": f"diff >= {MIN_EFFECT} and CI low > 0",
-        "all_goals_met": all(r["goal_met"] for r in rows),
+        "differences": differences,
+        "goal": f"diff >= {MIN_EFFECT} and paired 95% CI low > 0, for every baseline",
+        "goals_met": {v: all(d["goal_met"] for d in differences if d["variant"] == v) for v in VARIANTS},
+        "expected_raises_every_judge": all(es_raises.values()) if es_raises else False,
+        "expected_raises": es_raises,
     }
 
 
-def _print(effect: dict[str, Any], manifest: dict[str, Any], stages: dict[str, Any]) -> None:
-    print(f"held-out items: {effect['n_items']}")
-    print(f"{'judge':<14} {'pearson':>8} {'95% CI':>18} {'spearman':>9} {'acc':>6} {'parse':>6}")
-    for name, m in effect["judges"].items():
-        ci = m["ci"]["pearson"]
-        print(
-            f"{name:<14} {m['pearson']:>8.3f} [{ci[0]:>7.3f}, {ci[1]:>7.3f}] {m['spearman']:>9.3f} "
-            f"{m['accuracy']:>6.3f} {m['parse_rate']:>6.3f}"
-        )
-    print()
-    print(f"{'difference':<28} {'diff':>7} {'95% CI':>18} goal")
-    for r in effect["differences"]:
-        print(
-            f"{r['target'] + ' - ' + r['baseline']:<28} {r['diff']:>7.3f} [{r['ci'][0]:>7.3f}, {r['ci'][1]:>7.3f}] "
-            f"{'met' if r['goal_met'] else 'NOT met'}"
-        )
-    for t in sorted(k for k in stages if k.startswith("iter")):
-        p = stages[t]["pairs"]
-        print(
-            f"{t}: {stages[t]['inputs']} inputs, sample parse rate {p['parse_rate']:.2f}, "
-            f"{p['n_pairs']} pairs (before balance {p['pairs_by_label_before_balance']}), "
-            f"no pair: {p['inputs_without_pairs']}"
-        )
-    if manifest:
-        print(f"wall time {manifest.get('wall_time_s')} s, peak RSS {manifest.get('peak_rss_mb')} MB")
+def _f(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.3f}" if isinstance(x, float) else str(x)
+
+
+def _p(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def markdown(effect: dict[str, Any]) -> str:
+    lines = [f"{effect['n_seeds']} seeds, {effect['n_items']} held-out items pooled ({effect['pooling']}), "
+             f"{effect['bootstrap']} bootstrap resamples.", "",
+             "| judge | greedy Pearson [95% CI] | expected-score Pearson [95% CI] | expected - greedy [95% CI] | per seed (greedy / expected) |",
+             "|---|---|---|---|---|"]
+    for name, j in effect["judges"].items():
+        g, e, d = j["greedy"], j.get("expected"), j.get("expected_minus_greedy")
+        cell_e = f"{_p(e['pearson'])} [{_p(e['ci'][0])}, {_p(e['ci'][1])}]" if e else "-"
+        cell_d = f"{_f(d['diff'])} [{_f(d['ci'][0])}, {_f(d['ci'][1])}]" if d else "-"
+        per = " ".join(_p(x) for x in g["pearson_per_seed"]) + (" / " + " ".join(_p(x) for x in e["pearson_per_seed"]) if e else "")
+        lines.append(f"| {name} ({g['strategy']}{', ' + e['strategy'] if e else ''}) | {_p(g['pearson'])} [{_p(g['ci'][0])}, "
+                     f"{_p(g['ci'][1])}] | {cell_e} | {cell_d} | {per} |")
+    lines += ["", "| judging | difference | pooled diff [95% CI] | mean of seed diffs | per seed | target met |", "|---|---|---|---|---|---|"]
+    for d in effect["differences"]:
+        per = "; ".join(f"{_f(p['diff'])} [{_f(p['ci'][0])}, {_f(p['ci'][1])}]" for p in d["per_seed"])
+        lines.append(f"| {TITLES[d['variant']]} | {d['target']} - {d['baseline']} | {_f(d['diff'])} [{_f(d['ci'][0])}, "
+                     f"{_f(d['ci'][1])}] | {_f(d['mean_of_seed_diffs'])} | {per} | {'yes' if d['goal_met'] else 'NO'} |")
+    lines += ["", f"targets met: greedy {effect['goals_met']['greedy']}, expected-score {effect['goals_met']['expected']}; "
+              f"expected-score raises every judge: {effect['expected_raises_every_judge']}"]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path("runs/demo-smollm2"), help="demo output directory")
-    ap.add_argument("--run", action="store_true", help="run (or resume) the demo into --out first")
     ap.add_argument("--preset", default="smollm2")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (or --seed-list)")
+    ap.add_argument("--seed-list", type=int, nargs="*", default=None)
+    ap.add_argument("--out", type=Path, default=Path("runs/sre-effect"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="preset override")
+    ap.add_argument("--no-run", action="store_true", help="measure finished seeds only")
     ap.add_argument("--bootstrap", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    if args.run:
-        from selfrat_eval.demo.pipeline import run_demo
-
-        run_demo(args.preset, args.out)
-    path = args.out / "results.json"
-    if not path.is_file():
-        print(f"{path} not found: run the demo first (or pass --run)", file=sys.stderr)
+    seeds = args.seed_list if args.seed_list else list(range(args.seeds))
+    times = {} if args.no_run else run_seeds(args.preset, seeds, args.out, args.overrides)
+    missing = [s for s in seeds if not (args.out / f"seed{s}" / "demo_manifest.json").is_file()]
+    if missing:
+        print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run", file=sys.stderr)
         return 2
-    results = json.loads(path.read_text(encoding="utf-8"))
-    names = [j["name"] for j in results["judges"]]
-    target = max((n for n in names if n.startswith("SRE iter")), key=lambda n: int(n.split()[-1]))
-    baselines = [n for n in names if n == "SFT seed" or n.startswith(("SC@", "BoN@")) or n == "RS-SFT"]
-    effect = measure(results, target=target, baselines=baselines, bootstrap=args.bootstrap, seed=args.seed)
-    manifest_path = args.out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    effect["wall_time_s"] = manifest.get("wall_time_s")
-    effect["peak_rss_mb"] = manifest.get("peak_rss_mb")
-    _print(effect, manifest, results.get("meta", {}).get("stages", {}))
-    (args.out / "effect.json").write_text(json.dumps(effect, indent=1), encoding="utf-8")
-    print(f"wrote {args.out / 'effect.json'}")
+    loaded = [seed_rows(args.out / f"seed{s}") for s in seeds]
+    per_seed = [rows for rows, _ in loaded]
+    info = loaded[0][1]["preset"].get("compare", {})
+    names = [r["name"] for r in per_seed[0]]
+    target = info.get("target", names[-1])
+    baselines = info.get("baselines") or [n for n in names if n != target and not n.startswith("SRE")]
+    effect = measure(per_seed, target=target, baselines=baselines, bootstrap=args.bootstrap)
+    effect["seeds"] = seeds
+    effect["preset"] = args.preset
+    effect["overrides"] = args.overrides
+    effect["wall_time_s_this_call"] = times
+    effect["demo_wall_time_s"] = {s: m["manifest"]["wall_time_s"] for s, (_, m) in zip(seeds, loaded, strict=True)}
+    effect["demo_peak_rss_mb"] = {s: m["manifest"]["peak_rss_mb"] for s, (_, m) in zip(seeds, loaded, strict=True)}
+    effect["curation"] = {
+        s: {k: v for k, v in json.loads((args.out / f"seed{s}" / "manifest.json").read_text())["stages"].items()
+            if k.endswith(("/curation", "/sampling")) or k == "rs_sft"}
+        for s in seeds
+    }
+    text = markdown(effect)
+    print(text)
+    (args.out / "effect.json").write_text(json.dumps(effect, indent=1, default=str), encoding="utf-8")
+    (args.out / "effect.md").write_text(text, encoding="utf-8")
+    print(f"wrote {args.out / 'effect.json'} and {args.out / 'effect.md'}")
     return 0
 
 

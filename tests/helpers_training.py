@@ -60,7 +60,7 @@ def tiny_config(tmp: Path, model_dir: Path, data: Path, bench: Path | None, **ov
             "max_length": 1024, "warmup_ratio": 0.0, "lr_scheduler_type": "constant", "logging_steps": 1,
             "save_steps": 2, "heldout_pairs": 4,
         },
-        "evaluation": {"max_new_tokens": 24, "batch_size": 8},
+        "evaluation": {"max_new_tokens": 24, "chunk_size": 8, "bootstrap": 50},
         "iterations": [12, 8],
         "use_cpu": True,
     }

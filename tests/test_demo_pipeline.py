@@ -1,4 +1,5 @@
-"""``selfrat demo --preset tiny`` end to end (the CI smoke test), resume, and the CLI wiring."""
+"""``selfrat demo --preset tiny`` end to end (the CI smoke test): one ``selfrat train`` run, the
+comparison matrix through the runner, the report; resume; presets and the CLI wiring."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from selfrat_eval.demo.pipeline import PRESETS, DemoError, run_demo
+from selfrat_eval.demo.pipeline import DemoError, load_preset, preset_names, run_demo, train_config
 
 pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -26,104 +27,135 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _results_files(out: Path) -> list[Path]:
+    return sorted(out.glob("*/eval/*/results.json"))
+
+
 @pytest.mark.slow
 def test_tiny_demo_writes_every_judge_and_report(tiny_run: Path) -> None:
-    results = json.loads((tiny_run / "results.json").read_text())
     report = json.loads((tiny_run / "report.json").read_text())
-    n_items = PRESETS["tiny"].data.n_heldout
-    assert [j["name"] for j in results["judges"]] == JUDGES
+    n_items = load_preset("tiny").data.n_heldout
     assert [j["name"] for j in report["judges"]] == JUDGES
-    for judge in results["judges"]:
-        assert len(judge["predictions"]) == n_items
-        assert all(p is None or p in (1.0, 2.0, 3.0, 4.0, 5.0) for p in judge["predictions"])
-    for row in report["judges"]:
-        m = row["metrics"]
-        # failures are counted, not replaced by a default score
-        assert m["n_valid"] + m["n_failed"] == n_items
-        assert "ci" in m
-    assert {(c["a"], c["b"]) for c in report["comparisons"]} >= {("SRE iter 2", "SFT seed"), ("SRE iter 2", "SC@4")}
+    for judge in report["judges"]:
+        assert judge["greedy"] is not None
+        assert (judge["expected"] is None) == (judge["name"] == "BoN@4")
+        for variant in ("greedy", "expected"):
+            if judge[variant] is None:
+                continue
+            m = judge[variant]["metrics"]
+            # failures are counted, not replaced by a default score
+            assert m["n_valid"] + m["n_failed"] == n_items
+            assert Path(judge[variant]["results"]).is_file()
+    strategies = {j["name"]: (j["greedy"]["strategy"], (j["expected"] or {}).get("strategy")) for j in report["judges"]}
+    assert strategies["SFT seed"] == ("greedy", "expected-score")
+    assert strategies["SC@4"] == ("SC@4 (majority)", "SC@4 (mean)") and strategies["BoN@4"][0] == "BoN@4 (logprob)"
+    pairs = {(c["variant"], c["b"]) for c in report["comparisons"]}
+    assert pairs == {(v, b) for v in ("greedy", "expected") for b in ("SFT seed", "SC@4", "BoN@4", "RS-SFT")}
     html = (tiny_run / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
-    # the exported data is what `selfrat train` can read
-    from selfrat_eval.loaders import load_feedback_collection
+    assert html.count("data:image/png;base64,") == 3  # iteration curve, calibration, confusion matrices
+    assert "expected-score: Pearson [95% CI]" in html and "greedy: Pearson [95% CI]" in html
+    # every run is a feedback_bench run of the runner on the held-out file training wrote
+    from selfrat_eval.loaders import load_feedback_bench
 
-    held = load_feedback_collection(tiny_run / "data" / "heldout.jsonl", decontaminate_against=None)
-    assert [it.id for it in held] == [it["id"] for it in results["items"]]
-    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    held = load_feedback_bench(tiny_run / "data" / "heldout.jsonl")
+    runs = [json.loads(p.read_text()) for p in _results_files(tiny_run)]
+    assert len(runs) == 11  # sft: greedy, expected, sc-majority, sc-mean, bon; 3 judges x 2
+    for run in runs:
+        assert run["benchmark"] == "feedback_bench" and [i["id"] for i in run["items"]] == [it.id for it in held]
+    manifest = json.loads((tiny_run / "demo_manifest.json").read_text())
     assert manifest["peak_rss_mb"] > 0 and manifest["wall_time_s"] > 0
-    assert (tiny_run / "sft" / "model" / "config.json").is_file()
+    assert set(manifest["judges"]) == {"sft", "rs_sft", "iter1", "iter2"}
 
 
 @pytest.mark.slow
-def test_tiny_demo_trains_both_iterations(tiny_run: Path) -> None:
+def test_tiny_demo_trains_both_iterations_and_the_baseline(tiny_run: Path) -> None:
     """The tiny SFT learns the output format well enough that pairs exist and DPO really runs."""
-    stages = json.loads((tiny_run / "results.json").read_text())["meta"]["stages"]
+    stages = json.loads((tiny_run / "manifest.json").read_text())["stages"]
     for t in (1, 2):
-        assert stages[f"iter{t}"]["trained"], stages[f"iter{t}"]
-        assert (tiny_run / f"iter{t}" / "model" / "config.json").is_file()
+        assert stages[f"iter{t}/dpo"]["status"] == "done"
         pairs = [json.loads(line) for line in (tiny_run / f"iter{t}" / "pairs.jsonl").read_text().splitlines()]
         assert pairs and all(p["chosen_score"] == p["gold"] for p in pairs)
         assert all(abs(p["rejected_score"] - p["gold"]) >= 2 for p in pairs)
-    # iteration 2 samples from iteration 1's judge, not the seed
-    manifest = json.loads((tiny_run / "manifest.json").read_text())
-    assert manifest["judges"]["SRE iter 2"].endswith("iter2/model")
+        assert "n_inputs_resampled" in stages[f"iter{t}/sampling"]
+    assert stages["rs_sft"]["n_examples"] > 0 and "examples_by_label" in stages["rs_sft"]
+    judges = json.loads((tiny_run / "demo_manifest.json").read_text())["judges"]
+    assert judges["iter2"].endswith("iter2/dpo/model") and judges["rs_sft"].endswith("rs_sft/model")
+    # SFT items and iteration inputs are disjoint, the held-out split is the demo's own
+    splits = json.loads((tiny_run / "data" / "splits.json").read_text())
+    assert not set(splits["sft_ids"]) & {i for it in splits["iteration_ids"] for i in it}
+    assert splits["heldout_source"].endswith("synthetic/heldout.jsonl")
 
 
 @pytest.mark.slow
-def test_rerun_resumes_without_retraining(tiny_run: Path) -> None:
-    before = json.loads((tiny_run / "results.json").read_text())
+def test_rerun_resumes_and_regenerates_nothing(tiny_run: Path) -> None:
+    before = json.loads((tiny_run / "report.json").read_text())
+    stages = json.loads((tiny_run / "manifest.json").read_text())["stages"]
     run = run_demo("tiny", tiny_run, shared_data=tiny_run / "none")
-    assert not {"sft", "iter1-dpo", "iter2-dpo", "rs-sft"} & set(run.manifest["stage_times_s"])
-    assert run.results["judges"] == before["judges"]
+    assert json.loads((tiny_run / "manifest.json").read_text())["stages"] == stages  # no stage re-ran
+    for path in _results_files(tiny_run):
+        assert json.loads(path.read_text())["generation"]["cache_misses"] == 0, path
+    assert [j["greedy"]["metrics"] for j in run.summary["judges"]] == [j["greedy"]["metrics"] for j in before["judges"]]
 
 
-def test_changed_settings_refused(tmp_path: Path) -> None:
-    (tmp_path / "demo_config.json").write_text(json.dumps({**PRESETS["tiny"].to_dict(), "seed": 99}))
-    with pytest.raises(DemoError, match="different settings.*seed"):
-        run_demo("tiny", tmp_path)
+@pytest.mark.slow
+def test_changed_training_settings_refused(tiny_run: Path) -> None:
+    from selfrat_eval.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="different config"):
+        run_demo(load_preset("tiny", ["train.dpo.beta=0.5"]), tiny_run, shared_data=None)
 
 
-def test_bad_preset_rejected(tmp_path: Path) -> None:
+def test_presets_ship_and_validate(tmp_path: Path) -> None:
+    assert {"tiny", "smollm2"} <= set(preset_names())
+    for name in ("tiny", "smollm2"):
+        preset = load_preset(name)
+        cfg = train_config(preset, tmp_path / name, "some/model")
+        assert cfg.baselines == ["rejection-sampling"] and cfg.data.heldout_source.endswith("synthetic/heldout.jsonl")
+        assert cfg.data.sft_size + sum(cfg.iterations) <= preset.data.n_train
+        assert preset.target == "SRE iter 2" and [r["name"] for r in preset.rows][-1] == "SRE iter 2"
+        assert {"expected-score"} <= {r.get("expected") for r in preset.rows if isinstance(r.get("expected"), str)}
+    smol = load_preset("smollm2")
+    assert smol.data.n_heldout >= 100 and train_config(smol, tmp_path, "m").sampling.n == 8
+    assert smol.baselines == ["SFT seed", "SC@8", "BoN@8", "RS-SFT"]
+
+
+def test_preset_overrides_and_errors(tmp_path: Path) -> None:
+    p = load_preset("tiny", ["data.n_heldout=25", "train.dpo.learning_rate=1e-4", "train.iterations=[5,6]"], seed=7)
+    assert p.data.n_heldout == 25 and p.data.seed == 7 and p.train["seed"] == 7
+    cfg = train_config(p, tmp_path, "m")
+    assert cfg.dpo.learning_rate == 1e-4 and cfg.iterations == [5, 6]
+    assert load_preset("tiny").data.n_heldout == 15  # the shipped file is untouched
     with pytest.raises(DemoError, match="unknown preset"):
-        run_demo("huge", tmp_path)
-    with pytest.raises(DemoError, match="exceeds data.n_train"):
-        run_demo(PRESETS["tiny"].replace(sft_size=1000), tmp_path)
+        load_preset("huge")
+    with pytest.raises(DemoError, match="unknown field"):
+        load_preset("tiny", ["evaln=3"])
+    with pytest.raises(DemoError, match="data"):
+        load_preset("tiny", ["data.max_itemz=9"])
+    with pytest.raises(DemoError, match="compare.target"):
+        load_preset("tiny", ["compare.target=nobody"])
+    with pytest.raises(DemoError, match="dpo"):
+        train_config(load_preset("tiny", ["train.dpo.lr=3"]), tmp_path, "m")
 
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_rewardbench_slice(rewardbench_chat_file: Path, tiny_run: Path) -> None:
-    from selfrat_eval.demo.pipeline import _adapter_train_config, _rewardbench, rewardbench_slice
+def test_rewardbench_slice_is_a_runner_run(rewardbench_chat_file: Path, tiny_run: Path, tmp_path: Path) -> None:
+    from selfrat_eval.demo.pipeline import rewardbench_runs, write_rewardbench_slice
 
-    a = rewardbench_slice(rewardbench_chat_file, 5, 1200, seed=0)
-    b = rewardbench_slice(rewardbench_chat_file, 5, 1200, seed=0)
-    assert [p.id for p in a] == [p.id for p in b] and len(a) == 5
-    assert all(p.section == "Chat" for p in a)
-    assert all(len(p.prompt) + max(len(p.chosen), len(p.rejected)) <= 1200 for p in a)
-    # graded pointwise by the demo's judges: one accuracy per judge, failures counted
-    preset = PRESETS["tiny"]
-    judges = json.loads((tiny_run / "manifest.json").read_text())["judges"]
-    cfg = _adapter_train_config(preset, str(tiny_run / "base"), None, tiny_run)
-    table = _rewardbench(preset, judges, cfg, tiny_run, rewardbench_chat_file)
-    assert set(table) == set(preset.rewardbench_judges)
-    for row in table.values():
-        assert row["n_pairs"] == preset.rewardbench_pairs and 0.0 <= row["accuracy"] <= 1.0
-        assert 0.0 <= row["parse_rate"] <= 1.0
-    assert (tiny_run / "rewardbench" / "sre_iter_2" / "judgments.jsonl").is_file()
-
-
-def test_preset_overrides() -> None:
-    from selfrat_eval.demo.pipeline import override_preset
-
-    p = override_preset(PRESETS["tiny"], ["eval_n=8", "data.n_heldout=25", "dpo.learning_rate=1e-4", "iterations=[5,6]"])
-    assert p.eval_n == 8 and p.data.n_heldout == 25 and p.dpo.learning_rate == 1e-4 and p.iterations == (5, 6)
-    assert PRESETS["tiny"].eval_n == 4  # the registry is untouched
-    with pytest.raises(DemoError, match="unknown field 'evaln'"):
-        override_preset(PRESETS["tiny"], ["evaln=3"])
-    with pytest.raises(DemoError, match="unknown field 'lr' in dpo"):
-        override_preset(PRESETS["tiny"], ["dpo.lr=3"])
-    with pytest.raises(DemoError, match="min_items"):
-        override_preset(PRESETS["tiny"], ["data.max_items=9"])
+    a = write_rewardbench_slice(rewardbench_chat_file, tmp_path / "a.jsonl", 5, 1200, seed=0).read_text()
+    b = write_rewardbench_slice(rewardbench_chat_file, tmp_path / "b.jsonl", 5, 1200, seed=0).read_text()
+    rows = [json.loads(line) for line in a.splitlines()]
+    assert a == b and len(rows) == 5
+    assert all(len(r["prompt"]) + max(len(r["chosen"]), len(r["rejected"])) <= 1200 for r in rows)
+    preset = load_preset("tiny")
+    judges = json.loads((tiny_run / "demo_manifest.json").read_text())["judges"]
+    cfg = train_config(preset, tiny_run, str(tiny_run / "base"))
+    table = rewardbench_runs(preset, cfg, judges, tmp_path, rewardbench_chat_file)
+    assert set(table) == {"sft", "iter2"}
+    for name, row in table.items():
+        assert row["n_pairs"] == preset.rewardbench["pairs"] and 0.0 <= row["accuracy"] <= 1.0
+        run = json.loads(Path(row["results"]).read_text())
+        assert run["benchmark"] == "rewardbench" and run["config"]["options"]["mode"] == "pointwise", name
 
 
 @pytest.mark.slow

@@ -79,6 +79,8 @@ def test_end_to_end_two_iterations(full_run):
         assert stages[name]["status"] == "done", name
     assert [row["judge"] for row in summary["curve"]] == ["sft", "iter1", "iter2"]
     assert summary["final_model"] == str(out / "iter2" / "dpo" / "model")
+    assert summary["judges"] == {"sft": str(out / "sft/pointwise/model"), "iter1": str(out / "iter1/dpo/model"),
+                                 "iter2": str(out / "iter2/dpo/model")}
     splits = json.loads((out / "data" / "splits.json").read_text())
     assert splits["dropped"] == {"contaminated": 2} and len(splits["heldout_ids"]) == 6
     assert [len(x) for x in splits["iteration_ids"]] == [12, 8]
@@ -96,9 +98,60 @@ def test_end_to_end_two_iterations(full_run):
         for p in pairs:
             assert p["chosen_score"] == p["gold"] and abs(p["rejected_score"] - p["gold"]) >= 2
         assert stages[f"iter{t}/dpo"]["reference"] == str(out / ("sft/pointwise" if t == 1 else "iter1/dpo") / "model")
-        metrics = json.loads((it / "eval" / "metrics.json").read_text())
-        assert metrics["first_sample"]["n"] == 6
-    assert (out / "report.md").read_text().count("| iter") == 2
+        results = json.loads((it / "eval" / "greedy" / "results.json").read_text())
+        assert results["benchmark"] == "feedback_bench" and results["metrics"]["n"] == 6
+        assert results["data"]["source"].endswith("data/heldout.jsonl") and (it / "eval" / "greedy" / "report.html").is_file()
+    report = (out / "report.md").read_text()
+    assert report.count("| iter1 |") == report.count("| iter2 |") == 2  # a metric row and a curation row each
+    assert "pairs before balance" in report and "| pearson [95% CI] |" in report
+
+
+def test_heldout_evaluation_goes_through_the_runner_and_its_cache(full_run):
+    """The held-out split is written once in the Feedback Bench layout; every judge is a
+    feedback_bench run of the runner, cached under the output dir, so a resumed pipeline whose
+    evaluation stage was lost regenerates nothing and gets the same results."""
+    from selfrat_eval.protocols import BenchmarkOptions, get_protocol
+
+    out, summary = full_run
+    splits = json.loads((out / "data" / "splits.json").read_text())
+    held = get_protocol("feedback_bench", BenchmarkOptions(data=str(out / "data" / "heldout.jsonl"))).load().items
+    assert [it.id for it in held] == splits["heldout_ids"]
+    first = json.loads((out / "iter2/eval/greedy/results.json").read_text())
+    assert first["generation"]["cache_misses"] == 6 and first["generation"]["cache_file"].startswith(str(out / "cache"))
+    assert summary["curve"][-1]["pearson"] == pytest.approx(first["metrics"]["pearson"], nan_ok=True)
+    # lose the evaluation stage (as a kill during it would) and run the same config again
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["stages"]["iter2/eval"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "iter2/eval/greedy/results.json").unlink()
+    run_pipeline(TrainConfig.from_dict(yaml.safe_load((out / "config.yaml").read_text())))
+    again = json.loads((out / "iter2/eval/greedy/results.json").read_text())
+    assert again["generation"]["cache_misses"] == 0 and again["generation"]["cache_hits"] == 6
+    assert again["items"] == first["items"] and again["metrics"] == first["metrics"]
+
+
+def test_rejection_sampling_baseline_beside_sre(env, full_run):
+    """baselines: [rejection-sampling] trains RS-SFT of the seed on iteration 1's samples (label
+    balanced) and evaluates it like every judge."""
+    sft_model = full_run[0] / "sft/pointwise/model"
+    raw = tiny_config(env["tmp"] / "rs-baseline", sft_model, env["data"], env["bench"])
+    raw["sft"]["enabled"] = False
+    raw["iterations"] = [12]
+    raw["baselines"] = ["rejection-sampling"]
+    raw["rs_sft"] = {"learning_rate": 1e-3, "epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1,
+                     "per_input": 2, "save_steps": 1000}
+    raw["curation"]["balance"] = "cap"
+    raw["dpo"]["heldout_pairs"] = 0
+    cfg = TrainConfig.from_dict(raw)
+    summary = run_pipeline(cfg)
+    out = Path(cfg.output_dir)
+    assert summary["judges"]["rs_sft"] == str(out / "rs_sft/model") and (out / "rs_sft/model/config.json").is_file()
+    assert [r["judge"] for r in summary["curve"]] == ["base", "rs_sft", "iter1"]
+    stage = json.loads((out / "manifest.json").read_text())["stages"]["rs_sft"]
+    samples = list(read_jsonl(out / "iter1/samples.jsonl"))
+    hits = sum(min(2, len({s["rationale"] for s in r["samples"] if s["score"] == r["gold"]})) for r in samples)
+    assert stage["n_examples_before_balance"] == hits > 0 and 0 < stage["n_examples"] <= hits
+    assert (out / "rs_sft/eval/greedy/results.json").is_file()
 
 
 def test_full_ft_reference_in_iteration_2_is_judge_1(full_run):
@@ -213,6 +266,7 @@ def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
     assert main(["train", "--config", str(path), "--method", "rejection-sampling", "--output-dir", str(tmp_path / "rs")]) == 0
     curve = json.loads((tmp_path / "rs" / "curve.json").read_text())
     assert [r["judge"] for r in curve["curve"]] == ["base", "iter1"]
+    assert curve["judges"]["iter1"] == str(tmp_path / "rs/iter1/rs_sft/model")
     assert (tmp_path / "rs/iter1/rs_sft/model/config.json").exists()
     assert json.loads((tmp_path / "rs/manifest.json").read_text())["stages"]["iter1/rs_sft"]["n_examples"] > 0
     rc = main(["train", "--config", str(path), "--method", "sft-only", "--output-dir", str(tmp_path / "sft"),

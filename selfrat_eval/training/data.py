@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..formats import absolute_prompt, format_judgment
-from ..loaders import load_feedback_collection
+from ..loaders import decontaminate, load_feedback_bench, load_feedback_collection
 from ..parsing import parse_judgment
 from ..records import DataError, PointwiseItem
 from .config import DataConfig
@@ -27,6 +27,50 @@ def load_pool(cfg: DataConfig) -> tuple[list[PointwiseItem], dict[str, int]]:
     if missing:
         raise DataError(f"{cfg.source}: item {loaded.items[missing[0]].id!r} has no gold score; training needs one")
     return list(loaded.items), dict(loaded.dropped)
+
+
+def load_heldout(cfg: DataConfig, pool: Sequence[PointwiseItem]) -> tuple[list[PointwiseItem], list[PointwiseItem], int]:
+    """``data.heldout_source`` (Feedback Bench layout) as the held-out split: (training pool without
+    the rows that also appear in it, held-out items, number of training rows dropped)."""
+    assert cfg.heldout_source is not None
+    held = list(load_feedback_bench(cfg.heldout_source, cfg.heldout_split).items)
+    kept, n = decontaminate(pool, held)
+    return kept, held, n
+
+
+def sft_and_iteration_pool(
+    items: Sequence[PointwiseItem], sft_size: int | None, seed: int
+) -> tuple[list[PointwiseItem], list[PointwiseItem]]:
+    """(SFT items, iteration pool): every item for both when ``sft_size`` is None, else a seeded
+    choice of ``sft_size`` items for SFT and the others for self-sampling (disjoint)."""
+    if sft_size is None:
+        return list(items), list(items)
+    if sft_size >= len(items):
+        raise DataError(f"data.sft_size={sft_size} leaves no inputs for the iterations (only {len(items)} training items)")
+    order = list(range(len(items)))
+    random.Random(f"{seed}:sft").shuffle(order)
+    chosen = set(order[:sft_size])
+    return [it for i, it in enumerate(items) if i in chosen], [it for i, it in enumerate(items) if i not in chosen]
+
+
+def feedback_row(item: PointwiseItem) -> dict[str, Any]:
+    """One row in the Feedback-Collection / Feedback Bench layout (``orig_score`` is a string, as
+    upstream; ``__index_level_0__`` = the item id, so ids survive the round trip through the
+    loaders)."""
+    row: dict[str, Any] = {
+        "orig_instruction": item.instruction,
+        "orig_response": item.response,
+        "orig_reference_answer": item.reference_answer or "",
+        "orig_criteria": item.rubric.criteria,
+    }
+    for level, text in item.rubric.descriptions.items():
+        row[f"orig_score{level}_description"] = text
+    row["orig_score"] = None if item.gold_score is None else str(item.gold_score)
+    row["orig_feedback"] = str(item.metadata.get("feedback") or "")
+    row["instruction"] = absolute_prompt(item.instruction, item.response, item.rubric, item.reference_answer).user
+    row["output"] = str(item.metadata.get("target") or "")
+    row["__index_level_0__"] = item.id
+    return row
 
 
 def split_heldout(items: Sequence[PointwiseItem], size: int, seed: int) -> tuple[list[PointwiseItem], list[PointwiseItem]]:

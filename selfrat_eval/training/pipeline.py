@@ -4,14 +4,20 @@ Layout of ``output_dir``::
 
     manifest.json            config fingerprint + the status and outputs of every finished stage
     config.yaml              the resolved config
-    data/splits.json         held-out and per-iteration input ids, decontamination counts
-    sft/model  sft/eval/metrics.json          (judge 0; ``base/eval`` when SFT is skipped)
-    iter1/samples.jsonl  iter1/pairs.jsonl  iter1/dpo/{checkpoints,model}  iter1/eval/metrics.json
+    data/splits.json         held-out, SFT and per-iteration input ids, decontamination counts
+    data/heldout.jsonl       the held-out split (Feedback Bench layout), written once
+    cache/                   the runner's generation cache of every held-out evaluation
+    sft/pointwise/model  sft/eval/<strategy>/results.json     (judge 0; ``base/eval`` when SFT is skipped)
+    iter1/samples.jsonl  iter1/resample<r>.jsonl  iter1/pairs.jsonl  iter1/curation.json
+    iter1/dpo/{checkpoints,model}  iter1/eval/<strategy>/results.json
+    rs_sft/{model,eval}      baseline ``rejection-sampling``: RS-SFT of the seed on iteration 1's samples
     iter2/...
     curve.json  report.md
 
 A stage recorded as done in the manifest is skipped; an interrupted stage resumes from its own
-files (complete sample batches, trainer checkpoints). The manifest refuses a changed config.
+files (complete sample batches, trainer checkpoints, the evaluation cache). The manifest refuses a
+changed config. Held-out evaluation is the ``feedback_bench`` protocol through the native runner
+(:mod:`.evaluate`).
 """
 
 from __future__ import annotations
@@ -27,14 +33,18 @@ from typing import Any
 import yaml
 
 from ..records import PointwiseItem
+from ..seeding import derive_seed
 from .config import ConfigError, TrainConfig
 from .curation import curate
 from .data import (
     check_pool_size,
+    feedback_row,
     iteration_slices,
     judge_messages,
+    load_heldout,
     load_pool,
     read_jsonl,
+    sft_and_iteration_pool,
     split_heldout,
     write_jsonl,
 )
@@ -42,7 +52,8 @@ from .distributed import barrier as _barrier
 from .distributed import init_distributed
 from .distributed import is_main as _is_main
 from .modeling import ModelRef
-from .sampling import Unit, derive_seed, make_backend, read_samples, sample_units, sampling_config
+from .resampling import LazyBackend, merged_records, sample_with_budget
+from .sampling import Unit, make_backend, sample_units, sampling_config
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +117,7 @@ class Pipeline:
         if not _is_main():
             self.manifest = Manifest.open(self.out, cfg)
         self.curve: list[dict[str, Any]] = []
+        self.judges: dict[str, str] = {}  # stage name -> model folder of every judge trained
 
     def stage(self, name: str, fn: Callable[[], dict[str, Any]], *, all_ranks: bool = False) -> dict[str, Any]:
         """Run a stage once. Under ``accelerate launch`` training stages and self-sampling run on
@@ -133,16 +145,22 @@ class Pipeline:
         cfg = self.cfg
         pool, dropped = load_pool(cfg.data)
         counts = cfg.iterations if cfg.method != "sft-only" else []
-        check_pool_size(len(pool), cfg.data, counts, dropped)  # before any model loads
-        self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
-        self.slices = iteration_slices(len(self.train), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
+        if cfg.data.heldout_source:
+            self.train, self.heldout, n_overlap = load_heldout(cfg.data, pool)
+            dropped["heldout_overlap"] = n_overlap
+        else:
+            check_pool_size(len(pool), cfg.data, counts, dropped)  # before any model loads
+            self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
+        self.sft_items, self.iter_pool = sft_and_iteration_pool(self.train, cfg.data.sft_size, cfg.seed)
+        self.slices = iteration_slices(len(self.iter_pool), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
         splits = {
             "source": cfg.data.source,
+            "heldout_source": cfg.data.heldout_source,
             "dropped": dropped,
             "n_pool": len(pool),
             "heldout_ids": [it.id for it in self.heldout],
-            "sft_ids": [it.id for it in self.train],
-            "iteration_ids": [[self.train[i].id for i in s] for s in self.slices],
+            "sft_ids": [it.id for it in self.sft_items],
+            "iteration_ids": [[self.iter_pool[i].id for i in s] for s in self.slices],
         }
         path = self.out / "data" / "splits.json"
         if path.exists():
@@ -152,26 +170,36 @@ class Pipeline:
         elif _is_main():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(splits), encoding="utf-8")
+        # The held-out split, written once, is what every judge is evaluated on (feedback_bench).
+        self.heldout_path = self.out / "data" / "heldout.jsonl"
+        if self.heldout and not self.heldout_path.exists() and _is_main():
+            write_jsonl(self.heldout_path, (feedback_row(it) for it in self.heldout))
         _barrier()
-        log.info("data: %d training items, %d held out, dropped %s", len(self.train), len(self.heldout), dropped)
+        log.info("data: %d training items (%d for SFT), %d held out, dropped %s",
+                 len(self.train), len(self.sft_items), len(self.heldout), dropped)
 
     # ---- stages ------------------------------------------------------------------------------
 
     def evaluate(self, name: str, ref: ModelRef, out_dir: Path) -> None:
-        if not self.cfg.evaluation.enabled or not self.heldout:
+        """Every evaluation strategy on the held-out split, through the runner (cached)."""
+        e = self.cfg.evaluation
+        if not e.enabled or not self.heldout:
             return
-        from .evaluate import evaluate_judge
+        from .evaluate import evaluate_judge, strategy_configs
 
+        strategies = strategy_configs(e)
         info = self.stage(
             f"{name}/eval",
-            lambda: {"metrics": evaluate_judge(ref.path, self.heldout, out_dir, self.cfg, gguf_file=ref.gguf_file, label=name)},
+            lambda: {"runs": evaluate_judge(self.cfg, ref, self.heldout_path, out_dir, strategies)},
         )
-        self.curve.append({"judge": name, "model": ref.path, **_headline(info["metrics"])})
+        for slug, run in info.get("runs", {}).items():
+            self.curve.append({"judge": name, "model": ref.path, "slug": slug, **run})
 
     def seed_judge(self) -> ModelRef:
         cfg = self.cfg
         base = ModelRef.from_config(cfg.model)
         if not cfg.sft.enabled:
+            self.judges["base"] = base.path
             self.evaluate("base", base, self.out / "base" / "eval")
             return base
         from .sft import load_pairwise_items, pairwise_examples, pointwise_examples, train_sft
@@ -179,7 +207,7 @@ class Pipeline:
         sft_dir = self.out / "sft"
 
         def run_sft() -> dict[str, Any]:
-            rows = pointwise_examples(self.train, cfg.data.use_reference_answer)
+            rows = pointwise_examples(self.sft_items, cfg.data.use_reference_answer)
             model_dir = train_sft(rows, base, sft_dir / "pointwise", cfg)
             info: dict[str, Any] = {"model": str(model_dir), "n_examples": len(rows)}
             pw = cfg.sft.pairwise
@@ -194,10 +222,15 @@ class Pipeline:
 
         info = self.stage("sft", run_sft, all_ranks=True)
         ref = ModelRef(info["model"])
+        self.judges["sft"] = ref.path
         self.evaluate("sft", ref, sft_dir / "eval")
         return ref
 
-    def sample(self, t: int, judge: ModelRef, items: list[PointwiseItem]) -> Path:
+    def _backend(self, judge: ModelRef) -> LazyBackend:
+        return LazyBackend(lambda: make_backend(judge.path, self.cfg, gguf_file=judge.gguf_file))
+
+    def sample(self, t: int, judge: ModelRef, items: list[PointwiseItem]) -> list[dict[str, Any]]:
+        """N judgments per input (+ re-sampling rounds); the merged records of every round."""
         cfg = self.cfg
         it_dir = self.out / f"iter{t}"
         units = [
@@ -211,48 +244,53 @@ class Pipeline:
         ]
 
         def run() -> dict[str, Any]:
-            path = sample_units(
-                units,
-                lambda: make_backend(judge.path, cfg, gguf_file=judge.gguf_file),
-                it_dir / "samples.jsonl",
-                n=cfg.sampling.n,
-                sampling=sampling_config(cfg.sampling),
-                seed=derive_seed(cfg.seed, t),
-                batch_size=cfg.sampling.batch_size,
-                desc=f"iter{t} sampling",
-                shard=True,
-            )
-            if not _is_main():
-                return {}
-            recs = read_samples(path)
-            n_ok = sum(s["score"] is not None for r in recs for s in r["samples"])
-            n_all = sum(len(r["samples"]) for r in recs)
-            return {"samples": str(path), "n_inputs": len(recs), "parse_rate": n_ok / max(1, n_all)}
+            backend = self._backend(judge)
+            try:
+                return sample_with_budget(
+                    units,
+                    backend,
+                    it_dir,
+                    n=cfg.sampling.n,
+                    sampling=sampling_config(cfg.sampling),
+                    seed=derive_seed(cfg.seed, t),
+                    batch_size=cfg.sampling.batch_size,
+                    curation=cfg.curation,
+                    budget=cfg.sampling.resample_budget,
+                    resample_n=cfg.sampling.resample_n,
+                    desc=f"iter{t} sampling",
+                    shard=True,
+                )
+            finally:
+                backend.release()
 
+        # every rank samples its shard of the batches; rank 0 writes the files
         self.stage(f"iter{t}/sampling", run, all_ranks=True)
-        return it_dir / "samples.jsonl"
+        return merged_records(it_dir)
 
-    def curate(self, t: int, judge: ModelRef, samples_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def curate(self, t: int, judge: ModelRef, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         cfg = self.cfg
         it_dir = self.out / f"iter{t}"
-        records = read_samples(samples_path)
         meta = None
         if cfg.curation.strategy == "meta-judge":
             from .meta_judge import meta_units, read_ratings
 
             def run_meta() -> dict[str, Any]:
-                path = sample_units(
-                    meta_units(records, cfg.curation.meta_judge_rubric),
-                    lambda: make_backend(judge.path, cfg, gguf_file=judge.gguf_file),
-                    it_dir / "meta_ratings.jsonl",
-                    n=cfg.curation.meta_judge_n,
-                    sampling=sampling_config(cfg.sampling),
-                    seed=derive_seed(cfg.seed, t, 1),
-                    batch_size=cfg.sampling.batch_size,
-                    desc=f"iter{t} meta-judge",
-                    fault_stage="meta",
-                    shard=True,
-                )
+                backend = self._backend(judge)
+                try:
+                    path = sample_units(
+                        meta_units(records, cfg.curation.meta_judge_rubric),
+                        backend,
+                        it_dir / "meta_ratings.jsonl",
+                        n=cfg.curation.meta_judge_n,
+                        sampling=sampling_config(cfg.sampling),
+                        seed=derive_seed(cfg.seed, t, 1),
+                        batch_size=cfg.sampling.batch_size,
+                        desc=f"iter{t} meta-judge",
+                        fault_stage="meta",
+                        shard=True,
+                    )
+                finally:
+                    backend.release()
                 return {"ratings": str(path)}
 
             self.stage(f"iter{t}/meta_judge", run_meta, all_ranks=True)
@@ -290,23 +328,28 @@ class Pipeline:
         info = self.stage(f"iter{t}/dpo", run, all_ranks=True)
         return ModelRef(info["model"])
 
-    def rejection_sft(self, t: int, judge: ModelRef, samples_path: Path) -> ModelRef:
+    def rejection_sft(self, t: int, judge: ModelRef, records: list[dict[str, Any]], stage: str, out_dir: Path) -> ModelRef:
+        """Rejection-sampling SFT of ``judge`` on its own samples that hit the gold score
+        (label-balanced like the pairs)."""
         from .baselines import rejection_sampling_examples
         from .sft import train_sft
 
         cfg = self.cfg
-        it_dir = self.out / f"iter{t}"
 
         def run() -> dict[str, Any]:
             rows, stats = rejection_sampling_examples(
-                read_samples(samples_path), cfg.curation.pairs_per_input, derive_seed(cfg.seed, t, 2)
+                records,
+                cfg.rs_sft.per_input,
+                derive_seed(cfg.seed, t, 2),
+                balance=cfg.curation.balance,
+                balance_cap=cfg.curation.balance_cap,
             )
             if not rows:
                 raise RuntimeError(f"iteration {t}: no sampled judgment matched the gold score; nothing to SFT on")
-            model_dir = train_sft(rows, judge, it_dir / "rs_sft", cfg, seed=derive_seed(cfg.seed, t, 3), fault_stage="rs_sft")
+            model_dir = train_sft(rows, judge, out_dir, cfg, cfg.rs_sft, seed=derive_seed(cfg.seed, t, 3), fault_stage="rs_sft")
             return {"model": str(model_dir), **stats}
 
-        info = self.stage(f"iter{t}/rs_sft", run, all_ranks=True)
+        info = self.stage(stage, run, all_ranks=True)
         return ModelRef(info["model"])
 
     # ---- driver ------------------------------------------------------------------------------
@@ -316,16 +359,29 @@ class Pipeline:
         t0 = time.time()
         self.load_data()
         judge = self.seed_judge()
+        seed = judge
         for t, idx in enumerate(self.slices, start=1):
-            items = [self.train[i] for i in idx]
-            samples = self.sample(t, judge, items)
+            items = [self.iter_pool[i] for i in idx]
+            records = self.sample(t, judge, items)
             if cfg.method == "rejection-sampling":
-                judge = self.rejection_sft(t, judge, samples)
+                judge = self.rejection_sft(t, judge, records, f"iter{t}/rs_sft", self.out / f"iter{t}" / "rs_sft")
             else:
-                pairs, held = self.curate(t, judge, samples)
+                if t == 1 and "rejection-sampling" in cfg.baselines:
+                    # the baseline sees exactly the inputs and samples SRE iteration 1 uses
+                    rs = self.rejection_sft(1, seed, records, "rs_sft", self.out / "rs_sft")
+                    self.judges["rs_sft"] = rs.path
+                    self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
+                pairs, held = self.curate(t, judge, records)
                 judge = self.dpo(t, judge, pairs, held)
+            self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
-        summary = {"method": cfg.method, "final_model": judge.path, "curve": self.curve, "seconds_this_run": round(time.time() - t0, 1)}
+        summary = {
+            "method": cfg.method,
+            "final_model": judge.path,
+            "judges": self.judges,
+            "curve": self.curve,
+            "seconds_this_run": round(time.time() - t0, 1),
+        }
         if not _is_main():
             return summary
         (self.out / "curve.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
@@ -366,32 +422,60 @@ def _margins(before: ModelRef, after: ModelRef, pairs: list[dict[str, Any]], cfg
     return out
 
 
-def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    fs = metrics.get("first_sample", {})
-    keys = ("parse_rate", "pearson", "spearman", "kendall", "accuracy", "mae", "n", "n_failed")
-    out = {k: fs.get(k) for k in keys}
-    if "self_consistency" in metrics:
-        out["sc_pearson"] = metrics["self_consistency"].get("pearson")
-    return out
+def _f(x: Any) -> str:
+    return "n/a" if x is None or x != x else f"{x:.3f}"
 
 
 def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
+    """``report.md``: held-out metrics of every judge and strategy (the protocol's names), what
+    curation kept per iteration, and stage timings."""
     lines = [f"# selfrat train: {summary['method']}", "", f"Final judge: `{summary['final_model']}`", ""]
     if summary["curve"]:
-        lines += ["| judge | parse rate | pearson | spearman | accuracy | MAE | n |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "Held-out split: `data/heldout.jsonl`, `feedback_bench` protocol through the runner "
+            "(`<judge>/eval/<strategy>/results.json`).",
+            "",
+            "| judge | strategy | pearson [95% CI] | spearman | kendall | accuracy | mae | parse_rate | n |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for row in summary["curve"]:
-            def f(x: Any) -> str:
-                return "n/a" if x is None or x != x else f"{x:.3f}"
-
+            ci = row.get("pearson_ci") or [None, None]
+            n = row.get("n")
             lines.append(
-                f"| {row['judge']} | {f(row['parse_rate'])} | {f(row['pearson'])} | {f(row['spearman'])} | "
-                f"{f(row['accuracy'])} | {f(row['mae'])} | {row['n']} |"
+                f"| {row['judge']} | {row['strategy']} | {_f(row.get('pearson'))} [{_f(ci[0])}, {_f(ci[1])}] | "
+                f"{_f(row.get('spearman'))} | {_f(row.get('kendall'))} | {_f(row.get('accuracy'))} | "
+                f"{_f(row.get('mae'))} | {_f(row.get('parse_rate'))} | {'n/a' if n is None else int(n)} |"
+            )
+    stages = manifest["stages"]
+    iters = sorted({k.split("/")[0] for k in stages if k.startswith("iter") and k.endswith("/curation")})
+    if iters:
+        lines += [
+            "",
+            "## Curation",
+            "",
+            "| iteration | inputs | samples | parse rate | re-sampled inputs (extra samples) | rescued | "
+            "pairs before balance | pairs after | by label (before -> after) | inputs without pairs |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for it in iters:
+            smp, cur = stages.get(f"{it}/sampling", {}), stages[f"{it}/curation"].get("stats", {})
+            before, after = cur.get("pairs_by_label_before_balance", {}), cur.get("pairs_by_label", {})
+            by_label = ", ".join(f"{k}: {before.get(k, 0)}->{after.get(k, 0)}" for k in sorted(set(before) | set(after)))
+            lines.append(
+                f"| {it} | {cur.get('n_inputs')} | {cur.get('n_samples')} | {_f(cur.get('parse_rate'))} | "
+                f"{smp.get('n_inputs_resampled', 0)} ({smp.get('n_extra_samples', 0)}) | {smp.get('n_inputs_rescued', 0)} | "
+                f"{cur.get('n_pairs_before_balance')} | {cur.get('n_pairs')} | {by_label} | "
+                f"{cur.get('n_inputs_without_pairs')} {cur.get('inputs_without_pairs', {})} |"
             )
     lines += ["", "## Stages", ""]
-    for name, info in manifest["stages"].items():
+    for name, info in stages.items():
         extra = ""
         if "n_pairs" in info:
             extra = f" — {info['n_pairs']} pairs"
+        if "n_examples_before_balance" in info:
+            extra = f" — {info['n_examples']} SFT examples ({info['n_examples_before_balance']} before label balancing)"
+        elif "n_examples" in info:
+            extra = f" — {info['n_examples']} SFT examples"
         if "heldout_margin" in info:
             hm = info["heldout_margin"]
             extra += f" — held-out margin {hm['before']:.3f} -> {hm['after']:.3f}"

