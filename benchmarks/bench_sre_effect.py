@@ -166,7 +166,7 @@ def markdown(effect: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="smollm2")
+    ap.add_argument("--preset", default="smollm2-effect")
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (or --seed-list)")
     ap.add_argument("--seed-list", type=int, nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/sre-effect"))
