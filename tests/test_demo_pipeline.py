@@ -106,17 +106,21 @@ def test_changed_training_settings_refused(tiny_run: Path) -> None:
 
 
 def test_presets_ship_and_validate(tmp_path: Path) -> None:
-    assert {"tiny", "smollm2"} <= set(preset_names())
-    for name in ("tiny", "smollm2"):
+    assert {"tiny", "smollm2", "smollm2-effect"} <= set(preset_names())
+    for name in ("tiny", "smollm2", "smollm2-effect"):
         preset = load_preset(name)
         cfg = train_config(preset, tmp_path / name, "some/model")
         assert cfg.baselines == ["rejection-sampling"] and cfg.data.heldout_source.endswith("synthetic/heldout.jsonl")
         assert cfg.data.sft_size + sum(cfg.iterations) <= preset.data.n_train
         assert preset.target == "SRE iter 2" and [r["name"] for r in preset.rows][-1] == "SRE iter 2"
         assert {"expected-score"} <= {r.get("expected") for r in preset.rows if isinstance(r.get("expected"), str)}
-    smol = load_preset("smollm2")
-    assert smol.data.n_heldout >= 100 and train_config(smol, tmp_path, "m").sampling.n == 8
-    assert smol.baselines == ["SFT seed", "SC@8", "BoN@8", "RS-SFT"]
+    # make demo stays small enough for 30 CPU minutes; the effect preset is issue 11's size
+    smol, effect = load_preset("smollm2"), load_preset("smollm2-effect")
+    assert smol.data.n_heldout < effect.data.n_heldout
+    assert effect.data.n_heldout >= 100 and train_config(effect, tmp_path, "m").sampling.n == 8
+    for preset in (smol, effect):
+        assert preset.baselines == ["SFT seed", "SC@8", "BoN@8", "RS-SFT"]
+        assert preset.train["evaluation"]["n"] == 8
 
 
 def test_preset_overrides_and_errors(tmp_path: Path) -> None:
