@@ -1,4 +1,5 @@
-# Everything installs into .venv from the project's own files; torch is pinned to the CPU wheel.
+# Everything installs into .venv from the project's own files; torch is pinned to 2.13.0 (the CPU
+# wheel where pip finds it locally, as on this project's machines; elsewhere use PyTorch's CPU index).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip

@@ -7,16 +7,17 @@ per judge and judging mode (greedy, expected-score), Pearson with its 95% bootst
 paired differences "SRE iteration 2 minus each baseline" with paired bootstrap CIs.
 
 Pooling over seeds: the seeds' held-out items are concatenated into one paired sample (3 x 100
-items for the smollm2 preset). A judge's prediction on an item comes from that seed's judge (each
+items for the smollm2-effect preset). A judge's prediction on an item comes from that seed's judge (each
 seed trains its own judges on its own data); every bootstrap resample draws items with replacement
 from the concatenation and scores both judges on the same items
-(:func:`selfrat_eval.demo.report.paired_bootstrap_diff`, moving to ``selfrat_eval.metrics``). The
+(:func:`selfrat_eval.metrics.paired_bootstrap_diff`). The
 mean of the per-seed differences and each seed's own difference and CI are reported too.
 
 A judge without an expected-score run (best-of-N) is compared with its only run in the
 expected-score table; self-consistency's expected-score counterpart is the mean of its samples.
 
-    python benchmarks/bench_sre_effect.py --seeds 3                      # runs what is missing
+    python benchmarks/bench_sre_effect.py --seeds 3                      # smollm2-effect; runs what is missing
+    python benchmarks/bench_sre_effect.py --seeds 3 --preset smollm2 --out runs/sre-effect-smollm2   # make demo's size
     python benchmarks/bench_sre_effect.py --seeds 3 --no-run             # only measures
     python benchmarks/bench_sre_effect.py --seeds 1 --preset tiny --out /tmp/effect-tiny
 

@@ -223,6 +223,8 @@ def test_bad_options_fail_clearly(data: dict[str, Path]):
         TaskSpec.from_metadata({"selfrat_benchmark": "feedback_bench", "selfrat_strategy": "self-consistency", "n": 1})
     with pytest.raises(ValueError, match="unknown benchmark"):
         TaskSpec.from_metadata({"selfrat_benchmark": "mmlu"})
+    with pytest.raises(ValueError, match="select_by=scorer needs an external scorer"):
+        TaskSpec.from_metadata({"selfrat_benchmark": "feedback_bench", "selfrat_strategy": "best-of-n", "n": 4, "select_by": "scorer"})
     # --metadata is shared by every task of a run: n applies to the sampling strategies only
     spec = TaskSpec.from_metadata({"selfrat_benchmark": "feedback_bench", "n": 5})
     assert spec.strategy.samples == 1

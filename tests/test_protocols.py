@@ -40,6 +40,17 @@ def test_options_that_mean_nothing_are_refused() -> None:
         get_protocol("feedback_bench", BenchmarkOptions(sections=("Chat",)))
     with pytest.raises(ValueError, match="BiGGen options"):
         get_protocol("rewardbench", BenchmarkOptions(include_multilingual=True))
+    with pytest.raises(ValueError, match="BiGGen options; feedback_bench"):
+        get_protocol("feedback_bench", BenchmarkOptions(skip_llm_judge_tasks=True))
+    with pytest.raises(ValueError, match="BiGGen options; custom"):
+        get_protocol("custom", BenchmarkOptions(data="x.jsonl", include_multilingual=True))
+    for name in ("biggen", "feedback_bench"):
+        with pytest.raises(ValueError, match="require_consistent"):
+            get_protocol(name, BenchmarkOptions(require_consistent=False))
+    with pytest.raises(ValueError, match="require_consistent applies to pairwise"):
+        get_protocol("rewardbench", BenchmarkOptions(mode="pointwise", require_consistent=False))
+    assert not get_protocol("rewardbench", BenchmarkOptions(require_consistent=False)).options.require_consistent
+    assert get_protocol("biggen", BenchmarkOptions(skip_llm_judge_tasks=True)).options.skip_llm_judge_tasks
     with pytest.raises(ValueError, match="data file"):
         get_protocol("custom")
     with pytest.raises(ValueError, match="unknown benchmark"):

@@ -275,6 +275,19 @@ def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
     curve = json.loads((tmp_path / "sft" / "curve.json").read_text())
     assert [r["judge"] for r in curve["curve"]] == ["sft"] and not (tmp_path / "sft/iter1").exists()
     assert main(["train", "--config", str(path), "curation.strategy=nope"]) == 2
+    # stages run by different launchers on one output_dir: stop after a stage, resume from it
+    staged = ["train", "--config", str(path), "--output-dir", str(tmp_path / "staged")]
+    capsys.readouterr()
+    assert main([*staged, "--stop-after", "iter1/sampling"]) == 0
+    stages = json.loads((tmp_path / "staged/manifest.json").read_text())["stages"]
+    assert "iter1/sampling" in stages and "iter1/curation" not in stages
+    assert "stopped after iter1/sampling" in capsys.readouterr().out
+    assert main([*staged, "--stop-after", "iter1/dpo"]) == 0
+    stages = json.loads((tmp_path / "staged/manifest.json").read_text())["stages"]
+    assert "iter1/dpo" in stages and "iter1/eval" not in stages
+    assert main([*staged, "--stop-after", "iter2/dpo"]) == 2  # one iteration in this run
+    assert main([*staged, "--stop-after", "dpo"]) == 2
+    assert "not a stage name" in capsys.readouterr().err
     proc = subprocess.run(
         [sys.executable, "-m", "selfrat_eval.training", "--config", str(path), "--dry-run"],
         capture_output=True, text=True, timeout=120,

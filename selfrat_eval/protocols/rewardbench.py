@@ -67,6 +67,8 @@ class RewardBenchProtocol(Protocol):
         o = self.options
         if o.include_multilingual or o.skip_llm_judge_tasks:
             raise ValueError("include_multilingual/skip_llm_judge_tasks are BiGGen options; RewardBench has none")
+        if not o.require_consistent and self.mode != "pairwise":
+            raise ValueError("require_consistent applies to pairwise mode (both orders); pointwise has one verdict per response")
         self._fixed_rubric: Rubric | None = None
         if o.rubric and o.rubric != AUTO:
             self._fixed_rubric = get_rubric(o.rubric)

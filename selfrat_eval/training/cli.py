@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=["self-rationalization", "sft-only", "rejection-sampling"], help="shortcut for method=...")
     p.add_argument("--report-to", help="trl/transformers report_to: none, tensorboard, wandb, ...")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
+    p.add_argument(
+        "--stop-after",
+        metavar="STAGE",
+        help="stop once this stage is done (sft, iter1/sampling, iter1/dpo, ...); the same command without it resumes",
+    )
 
 
 def _fail(exc: Exception) -> int:
@@ -54,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import run_pipeline
 
     try:
-        summary = run_pipeline(cfg)
+        summary = run_pipeline(cfg, stop_after=args.stop_after)
     except (ConfigError, DataError, RubricError) as exc:
         return _fail(exc)
     print(json.dumps(summary, indent=1, default=float))
-    print(f"report: {cfg.output_dir}/report.md")
+    if "stopped_after" in summary:
+        print(f"stopped after {summary['stopped_after']}; run again without --stop-after to go on")
+    else:
+        print(f"report: {cfg.output_dir}/report.md")
     return 0
 
 

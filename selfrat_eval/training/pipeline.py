@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,7 @@ from .distributed import init_distributed
 from .distributed import is_main as _is_main
 from .modeling import ModelRef
 from .resampling import LazyBackend, merged_records, sample_with_budget
-from .sampling import Unit, make_backend, sample_units, sampling_config
+from .sampling import Unit, check_sampling_launch, make_backend, sample_units, sampling_config
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,34 @@ def _free() -> None:
         pass
 
 
+# Stage names a run can be stopped after (`selfrat train --stop-after`).
+STAGE_NAME = re.compile(r"^(sft|rs_sft|(base|sft|rs_sft|iter[1-9]\d*)/eval|iter[1-9]\d*/(sampling|meta_judge|curation|dpo|rs_sft))$")
+
+
+class StopAfter(Exception):
+    """Raised once the requested stage is done; the run stops there and resumes on the next call."""
+
+
+def check_stop_after(stop_after: str | None, cfg: TrainConfig) -> None:
+    if stop_after is None:
+        return
+    if not STAGE_NAME.match(stop_after):
+        raise ConfigError(
+            f"--stop-after {stop_after!r}: not a stage name (sft, rs_sft, iterT/sampling, iterT/curation, "
+            "iterT/dpo, iterT/meta_judge, iterT/rs_sft, <judge>/eval)"
+        )
+    m = re.match(r"iter(\d+)/", stop_after)
+    n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
+    if m and int(m.group(1)) > n_iter:
+        raise ConfigError(f"--stop-after {stop_after!r}: this run has {n_iter} iteration(s)")
+
+
 class Pipeline:
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, stop_after: str | None = None) -> None:
         self.cfg = cfg
         self.out = Path(cfg.output_dir)
+        check_stop_after(stop_after, cfg)
+        self.stop_after = stop_after
         init_distributed(cfg)
         # Only the main process writes run files; the others open the manifest it wrote.
         if _is_main():
@@ -116,6 +141,9 @@ class Pipeline:
         _barrier()
         if not _is_main():
             self.manifest = Manifest.open(self.out, cfg)
+        n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
+        pending = [f"iter{t}/sampling" for t in range(1, n_iter + 1) if self.manifest.done(f"iter{t}/sampling") is None]
+        check_sampling_launch(cfg, pending, stop_after)
         self.curve: list[dict[str, Any]] = []
         self.judges: dict[str, str] = {}  # stage name -> model folder of every judge trained
 
@@ -127,6 +155,7 @@ class Pipeline:
         done = self.manifest.done(name)
         if done is not None:
             log.info("stage %s: already done, skipping", name)
+            self._maybe_stop(name)
             return done
         t0 = time.time()
         main = _is_main()
@@ -137,7 +166,12 @@ class Pipeline:
         if not main:
             self.manifest = Manifest(self.manifest.path, json.loads(self.manifest.path.read_text(encoding="utf-8")))
         _free()
+        self._maybe_stop(name)
         return self.manifest.done(name) or {}
+
+    def _maybe_stop(self, name: str) -> None:
+        if name == self.stop_after:
+            raise StopAfter(name)
 
     # ---- data ------------------------------------------------------------------------------
 
@@ -483,5 +517,12 @@ def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_pipeline(cfg: TrainConfig) -> dict[str, Any]:
-    return Pipeline(cfg).run()
+def run_pipeline(cfg: TrainConfig, stop_after: str | None = None) -> dict[str, Any]:
+    """Run (or resume) a training run; with ``stop_after`` stop once that stage is done, so that
+    stages can be run by different launchers on one output_dir (e.g. vLLM sampling in one process,
+    DPO under ``accelerate launch``)."""
+    pipeline = Pipeline(cfg, stop_after)
+    try:
+        return pipeline.run()
+    except StopAfter as stop:
+        return {"method": cfg.method, "stopped_after": str(stop), "stages_done": sorted(pipeline.manifest.data["stages"])}

@@ -22,7 +22,7 @@ from ..generation.factory import BackendConfig, resolve_backend_name
 from ..parsing import parse_judgment
 from ..seeding import derive_seed
 from . import faults
-from .config import SamplingStageConfig, TrainConfig
+from .config import ConfigError, SamplingStageConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,24 @@ def _sample_batch(
     return chunk
 
 
+VLLM_MULTI_PROCESS = (
+    "sampling.backend=vllm under a multi-process launch: vLLM manages its own devices "
+    "(tensor_parallel_size). Use sampling.backend=auto (vLLM in a single-process run, transformers "
+    "sharded across ranks under accelerate launch) or hf; or alternate launchers on one output_dir: "
+    "`selfrat train ... --stop-after iterT/sampling` in one process, `accelerate launch ... "
+    "--stop-after iterT/dpo` for the training stages (docs/training.md)"
+)
+
+
+def check_sampling_launch(cfg: TrainConfig, pending_sampling: list[str], stop_after: str | None) -> None:
+    """Refuse vLLM sampling under ``accelerate launch`` before any stage runs, unless the run is
+    stopped before its next sampling stage (``--stop-after``) or every sampling stage is done."""
+    from .distributed import distributed
+
+    if cfg.sampling.backend == "vllm" and distributed() and pending_sampling and stop_after is None:
+        raise ConfigError(f"{VLLM_MULTI_PROCESS}; pending: {', '.join(pending_sampling)}")
+
+
 def backend_config(cfg: TrainConfig, gguf_file: str | None = None) -> BackendConfig:
     """The shared backend factory's settings for a training run's sampling stages.
 
@@ -195,12 +213,7 @@ def backend_config(cfg: TrainConfig, gguf_file: str | None = None) -> BackendCon
     s = cfg.sampling
     multi = distributed()
     if s.backend == "vllm" and multi:
-        raise RuntimeError(
-            "sampling.backend=vllm under a multi-process launch: vLLM manages its own devices "
-            "(tensor_parallel_size). Run the sampling stages with plain `selfrat train` and the "
-            "training stages under `accelerate launch` on the same output_dir, or set sampling.backend=hf "
-            "(sharded across ranks)."
-        )
+        raise ConfigError(VLLM_MULTI_PROCESS)
     cpu_run = use_cpu(cfg) or not has_gpu()
     name = resolve_backend_name(s.backend, cpu_only=cpu_run, gguf=gguf_file is not None, distributed=multi)
     if s.dtype is not None:
