@@ -286,8 +286,8 @@ def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
     stages = json.loads((tmp_path / "staged/manifest.json").read_text())["stages"]
     assert "iter1/dpo" in stages and "iter1/eval" not in stages
     assert main([*staged, "--stop-after", "iter2/dpo"]) == 2  # one iteration in this run
-    assert main([*staged, "--stop-after", "dpo"]) == 2
-    assert "not a stage name" in capsys.readouterr().err
+    assert main([*staged, "--stop-after", "rs_sft"]) == 2  # no RS-SFT baseline in this run
+    assert "not a stage of this run" in capsys.readouterr().err
     proc = subprocess.run(
         [sys.executable, "-m", "selfrat_eval.training", "--config", str(path), "--dry-run"],
         capture_output=True, text=True, timeout=120,

@@ -113,3 +113,20 @@ def test_shard_flag_is_a_no_op_in_one_process_and_backend_closed_on_failure(
     with pytest.raises(faults.InjectedFault):
         sampling.sample_units(units, factory, tmp_path / "c.jsonl", n=2, sampling=SamplingConfig(), seed=7, batch_size=2)
     assert built and built[0].closed  # a failed stage still releases the engine it built
+
+
+def test_planned_stages_name_what_stop_after_accepts() -> None:
+    from selfrat_eval.training.pipeline import check_stop_after, planned_stages
+
+    raw = {"model": {"name_or_path": "m"}, "iterations": [4, 2], "baselines": ["rejection-sampling"]}
+    cfg = TrainConfig.from_dict(raw)
+    assert planned_stages(cfg) == [
+        "sft", "sft/eval", "iter1/sampling", "rs_sft", "rs_sft/eval", "iter1/curation", "iter1/dpo", "iter1/eval",
+        "iter2/sampling", "iter2/curation", "iter2/dpo", "iter2/eval",
+    ]  # fmt: skip
+    rs = TrainConfig.from_dict({**raw, "method": "rejection-sampling", "baselines": [], "sft": {"enabled": False}})
+    assert planned_stages(rs)[:4] == ["base/eval", "iter1/sampling", "iter1/rs_sft", "iter1/eval"]
+    check_stop_after("iter2/dpo", cfg)
+    for bad in ("iter3/dpo", "dpo", "iter1/rs_sft"):
+        with pytest.raises(ConfigError, match="not a stage of this run"):
+            check_stop_after(bad, cfg)

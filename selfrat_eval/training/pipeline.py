@@ -25,7 +25,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -106,26 +105,37 @@ def _free() -> None:
         pass
 
 
-# Stage names a run can be stopped after (`selfrat train --stop-after`).
-STAGE_NAME = re.compile(r"^(sft|rs_sft|(base|sft|rs_sft|iter[1-9]\d*)/eval|iter[1-9]\d*/(sampling|meta_judge|curation|dpo|rs_sft))$")
-
-
 class StopAfter(Exception):
     """Raised once the requested stage is done; the run stops there and resumes on the next call."""
+
+
+def planned_stages(cfg: TrainConfig) -> list[str]:
+    """The stages a run of ``cfg`` goes through, in order (what ``--stop-after`` may name)."""
+    seed = "sft" if cfg.sft.enabled else "base"
+    stages = ["sft"] if cfg.sft.enabled else []
+    evaluate = cfg.evaluation.enabled
+    stages += [f"{seed}/eval"] if evaluate else []
+    n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
+    for t in range(1, n_iter + 1):
+        stages.append(f"iter{t}/sampling")
+        if cfg.method == "rejection-sampling":
+            stages.append(f"iter{t}/rs_sft")
+        else:
+            if t == 1 and "rejection-sampling" in cfg.baselines:
+                stages += ["rs_sft"] + (["rs_sft/eval"] if evaluate else [])
+            if cfg.curation.strategy == "meta-judge":
+                stages.append(f"iter{t}/meta_judge")
+            stages += [f"iter{t}/curation", f"iter{t}/dpo"]
+        stages += [f"iter{t}/eval"] if evaluate else []
+    return stages
 
 
 def check_stop_after(stop_after: str | None, cfg: TrainConfig) -> None:
     if stop_after is None:
         return
-    if not STAGE_NAME.match(stop_after):
-        raise ConfigError(
-            f"--stop-after {stop_after!r}: not a stage name (sft, rs_sft, iterT/sampling, iterT/curation, "
-            "iterT/dpo, iterT/meta_judge, iterT/rs_sft, <judge>/eval)"
-        )
-    m = re.match(r"iter(\d+)/", stop_after)
-    n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
-    if m and int(m.group(1)) > n_iter:
-        raise ConfigError(f"--stop-after {stop_after!r}: this run has {n_iter} iteration(s)")
+    stages = planned_stages(cfg)
+    if stop_after not in stages:
+        raise ConfigError(f"--stop-after {stop_after!r}: not a stage of this run; its stages are {', '.join(stages)}")
 
 
 class Pipeline:
@@ -141,8 +151,7 @@ class Pipeline:
         _barrier()
         if not _is_main():
             self.manifest = Manifest.open(self.out, cfg)
-        n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
-        pending = [f"iter{t}/sampling" for t in range(1, n_iter + 1) if self.manifest.done(f"iter{t}/sampling") is None]
+        pending = [s for s in planned_stages(cfg) if s.endswith("/sampling") and self.manifest.done(s) is None]
         check_sampling_launch(cfg, pending, stop_after)
         self.curve: list[dict[str, Any]] = []
         self.judges: dict[str, str] = {}  # stage name -> model folder of every judge trained
