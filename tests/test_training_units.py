@@ -568,9 +568,12 @@ def test_config_validates_new_sections():
         ({"evaluation": {"strategies": [{"name": "greedy", "k": 1}]}}, "unknown key"),
         ({"data": {"sft_size": 0}}, "sft_size"),
         ({"sampling": {"resample_budget": -1}}, "resample_budget"),
+        ({"sampling": {"n": 8, "resample_budget": 4}}, "smaller than one re-sampling round"),
     ):
         with pytest.raises(ConfigError, match=match):
             TrainConfig.from_dict({**base, **bad})
+    ok = TrainConfig.from_dict({**base, "sampling": {"n": 8, "resample_budget": 4, "resample_n": 4}})
+    assert ok.sampling.resample_budget == 4
 
 
 def test_sft_items_and_iteration_inputs_are_disjoint(tmp_path):

@@ -303,6 +303,13 @@ class TrainConfig:
             raise bad("sampling.resample_budget must be >= 0")
         if self.sampling.resample_n is not None and self.sampling.resample_n < 1:
             raise bad("sampling.resample_n must be >= 1")
+        round_size = self.sampling.resample_n or self.sampling.n
+        if 0 < self.sampling.resample_budget < round_size:
+            raise bad(
+                f"sampling.resample_budget={self.sampling.resample_budget} is smaller than one re-sampling round "
+                f"(resample_n or n = {round_size}): no input could ever be re-sampled; raise the budget or set "
+                "sampling.resample_n to at most the budget"
+            )
         if self.rs_sft.per_input < 1:
             raise bad("rs_sft.per_input must be >= 1")
         if not isinstance(self.baselines, list) or any(b not in BASELINES for b in self.baselines):
