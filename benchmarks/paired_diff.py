@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
+from selfrat_eval.demo.report import run_predictions
 from selfrat_eval.metrics import paired_bootstrap_diff
 
 
-def predictions(path: Path) -> tuple[dict[str, float], dict[str, float]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    preds, gold = {}, {}
-    for item in data["items"]:
-        res = item["result"]
-        preds[str(res["id"])] = math.nan if res.get("pred") is None else float(res["pred"])
-        gold[str(res["id"])] = math.nan if res.get("gold") is None else float(res["gold"])
-    return preds, gold
+def predictions(path: Path) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    run = run_predictions(path)  # the demo report's reader: one results.json parser
+    return dict(zip(run["ids"], run["pred"], strict=True)), dict(zip(run["ids"], run["gold"], strict=True))
 
 
 def main() -> int:
@@ -44,7 +39,7 @@ def main() -> int:
     for path in args.baselines:
         base, base_gold = predictions(path)
         ids = sorted(set(target) & set(base))
-        if not ids or any(gold[i] != base_gold[i] and not (math.isnan(gold[i]) and math.isnan(base_gold[i])) for i in ids):
+        if not ids or any(gold[i] != base_gold[i] for i in ids):
             raise SystemExit(f"{path}: no shared items with the target, or different gold scores")
         r = paired_bootstrap_diff(
             [target[i] for i in ids], [base[i] for i in ids], [gold[i] for i in ids],
