@@ -42,16 +42,35 @@ MIN_EFFECT = 0.05
 TITLES = {"greedy": "greedy", "expected": "expected-score"}
 
 
-def run_seeds(preset: str, seeds: list[int], out: Path, overrides: list[str]) -> dict[int, float]:
+def run_seeds(
+    preset: str, seeds: list[int], out: Path, overrides: list[str], seed_judge: Path | None = None
+) -> dict[int, float]:
     """Run (or resume) the demo for every seed; wall time of each call."""
     from selfrat_eval.demo.pipeline import load_preset, run_demo
 
     times = {}
     for s in seeds:
         t0 = time.time()
-        run_demo(load_preset(preset, [*overrides, "rewardbench.pairs=0"], seed=s), out / f"seed{s}", shared_data=None)
+        run_demo(load_preset(preset, [*overrides, "rewardbench.pairs=0"], seed=s), out / f"seed{s}", shared_data=None,
+                 seed_judge=seed_judge)
         times[s] = round(time.time() - t0, 1)
     return times
+
+
+def instruction_overlap(heldout: Path, train_file: Path) -> dict[str, int]:
+    """Held-out items whose instruction (or instruction + response) occurs in ``train_file``: the
+    check that a seed judge trained elsewhere never saw a seed's held-out tasks."""
+    from selfrat_eval.loaders import load_feedback_bench, load_feedback_collection
+
+    seen = load_feedback_collection(train_file, decontaminate_against=None)
+    instructions = {it.instruction.strip() for it in seen}
+    pairs = {(it.instruction.strip(), it.response.strip()) for it in seen}
+    held = load_feedback_bench(heldout)
+    return {
+        "n_heldout": len(held),
+        "same_instruction": sum(it.instruction.strip() in instructions for it in held),
+        "same_instruction_and_response": sum((it.instruction.strip(), it.response.strip()) in pairs for it in held),
+    }
 
 
 def seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -173,11 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/sre-effect"))
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="preset override")
     ap.add_argument("--no-run", action="store_true", help="measure finished seeds only")
+    ap.add_argument("--seed-judge", type=Path, default=None,
+                    help="one trained SFT judge every seed starts from (skips the seed SFT; the seeds then vary the "
+                         "data, sampling, DPO and held-out items, not the seed judge)")
+    ap.add_argument(
+        "--seed-judge-data",
+        type=Path,
+        default=None,
+        help="the seed judge's training file (Feedback-Collection layout): counts held-out items it contains",
+    )
     ap.add_argument("--bootstrap", type=int, default=5000)
     args = ap.parse_args(argv)
 
     seeds = args.seed_list if args.seed_list else list(range(args.seeds))
-    times = {} if args.no_run else run_seeds(args.preset, seeds, args.out, args.overrides)
+    times = {} if args.no_run else run_seeds(args.preset, seeds, args.out, args.overrides, args.seed_judge)
     missing = [s for s in seeds if not (args.out / f"seed{s}" / "demo_manifest.json").is_file()]
     if missing:
         print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run", file=sys.stderr)
@@ -192,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     effect["seeds"] = seeds
     effect["preset"] = args.preset
     effect["overrides"] = args.overrides
+    effect["seed_judge"] = {s: m["manifest"].get("seed_judge") for s, (_, m) in zip(seeds, loaded, strict=True)}
+    if args.seed_judge_data is not None:
+        effect["seed_judge_data_overlap"] = {
+            s: instruction_overlap(args.out / f"seed{s}" / "data" / "heldout.jsonl", args.seed_judge_data) for s in seeds
+        }
     effect["wall_time_s_this_call"] = times
     effect["demo_wall_time_s"] = {s: m["manifest"]["wall_time_s"] for s, (_, m) in zip(seeds, loaded, strict=True)}
     effect["demo_peak_rss_mb"] = {s: m["manifest"]["peak_rss_mb"] for s, (_, m) in zip(seeds, loaded, strict=True)}

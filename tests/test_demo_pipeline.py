@@ -98,6 +98,26 @@ def test_rerun_resumes_and_regenerates_nothing(tiny_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_seed_judge_replaces_the_seed_sft(tiny_run: Path, tmp_path: Path) -> None:
+    """A trained SFT judge given as the seed: no SFT stage, the same iteration inputs, and the SFT
+    rows judged from that folder give the numbers the run that trained it reported."""
+    seed_judge = tiny_run / "sft" / "pointwise" / "model"
+    with pytest.raises(DemoError, match="not a model folder"):
+        run_demo("tiny", tmp_path / "bad", shared_data=None, seed_judge=tmp_path)
+    out = tmp_path / "from-seed"
+    run = run_demo("tiny", out, shared_data=None, seed_judge=seed_judge)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert "sft" not in stages and stages["iter2/dpo"]["status"] == "done"
+    assert run.manifest["judges"]["sft"] == str(seed_judge) and run.manifest["seed_judge"] == str(seed_judge)
+    splits = [json.loads((d / "data" / "splits.json").read_text()) for d in (tiny_run, out)]
+    assert splits[0]["iteration_ids"] == splits[1]["iteration_ids"]
+    before = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
+    for judge in run.summary["judges"]:
+        if judge["name"] in ("SFT seed", "SC@4", "BoN@4"):
+            assert judge["greedy"]["metrics"] == before[judge["name"]]["greedy"]["metrics"], judge["name"]
+
+
+@pytest.mark.slow
 def test_changed_training_settings_refused(tiny_run: Path) -> None:
     from selfrat_eval.training.config import ConfigError
 

@@ -362,3 +362,27 @@ def test_bad_out_fails_before_any_generation(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a folder"):
         run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "file")), backend)
     assert backend.calls == []
+
+
+def test_a_backend_built_by_the_run_is_stopped_by_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_evaluation stops the backend it built (a vLLM engine-core process would outlive the run
+    and pile up across a training run's stages), even when the run fails; a caller's is left alone."""
+    import selfrat_eval.generation.factory as factory
+
+    class Closable(FakeBackend):
+        closed = 0
+
+        def close(self) -> None:
+            type(self).closed += 1
+
+    monkeypatch.setattr(factory, "build_backend", lambda model, cfg, **kw: Closable())
+    data = write_custom_data(tmp_path / "items.jsonl", n=3)
+    run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "a")))
+    assert Closable.closed == 1
+    mine = Closable()
+    run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "b")), mine)
+    assert Closable.closed == 1
+    monkeypatch.setattr(Closable, "generate", lambda self, *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "c"), no_cache=True))
+    assert Closable.closed == 2

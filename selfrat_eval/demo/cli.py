@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset field (YAML value), e.g. --set data.n_heldout=100 "
                         "--set train.dpo.beta=0.2 --set train.iterations=[64,32] (repeatable)")
+    p.add_argument("--seed-judge", type=Path, default=None,
+                   help="start from this trained SFT judge (a model folder) instead of the preset's seed SFT")
     p.set_defaults(func=_run)
 
 
@@ -43,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         preset = load_preset(args.preset, overrides, seed=args.seed)
         out = args.out or Path("runs") / f"demo-{preset.name}"
-        run = run_demo(preset, out, shared_data=args.shared_data)
+        run = run_demo(preset, out, shared_data=args.shared_data, seed_judge=args.seed_judge)
     except (DemoError, ConfigError) as exc:
         print(f"selfrat demo: {exc}")
         return 2

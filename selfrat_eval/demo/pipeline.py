@@ -325,8 +325,13 @@ def run_demo(
     out_dir: str | Path = "runs/demo",
     *,
     shared_data: str | Path | None = DEFAULT_SHARED_DATA,
+    seed_judge: str | Path | None = None,
 ) -> DemoRun:
-    """Run (or resume) the whole demo; write ``report.json`` + ``report.html`` into ``out_dir``."""
+    """Run (or resume) the whole demo; write ``report.json`` + ``report.html`` into ``out_dir``.
+
+    ``seed_judge``: an already trained SFT judge (a model folder) to start from instead of the
+    preset's seed SFT; it stands in the ``sft`` rows (SFT seed, SC@N, BoN@N). The split keeps the
+    preset's SFT share unused, so the iterations draw the same items as with a trained seed."""
     from ..training.pipeline import run_pipeline
     from .report import build_summary, write_report
 
@@ -342,9 +347,16 @@ def run_demo(
     write_feedback_collection(splits["heldout"], out / "synthetic" / "heldout.jsonl")
     model_path = clock.run("model", prepare_model, preset, out, splits["train"])
     cfg = train_config(preset, out, model_path)
+    if seed_judge is not None:
+        if not (Path(seed_judge) / "config.json").is_file():
+            raise DemoError(f"seed judge {seed_judge}: not a model folder (no config.json)")
+        cfg.sft.enabled = False
+        cfg.model.name_or_path = str(seed_judge)
 
     summary = clock.run("train", run_pipeline, cfg)
     judges: dict[str, str] = summary["judges"]
+    if seed_judge is not None:
+        judges["sft"] = judges.pop("base")  # the given judge is the seed every sft row refers to
     rows = clock.run("evaluate", evaluate_rows, preset, cfg, judges, out)
 
     extra: dict[str, Any] = {}
@@ -362,7 +374,8 @@ def run_demo(
         "report-stats", build_summary, rows, target=preset.target, baselines=preset.baselines,
         bootstrap=preset.bootstrap, seed=int(preset.data.seed), items=items, extra_tables=extra,
         title=f"selfrat demo ({preset.name}): self-rationalization vs baselines on held-out synthetic tasks",
-        meta={"preset": preset.name, "model": model_path, "seed": cfg.seed, "iterations": cfg.iterations,
+        meta={"preset": preset.name, "model": model_path, "seed_judge": None if seed_judge is None else str(seed_judge),
+              "seed": cfg.seed, "iterations": cfg.iterations,
               "train_stages": train_manifest.get("stages", {})},
     )
     report = clock.run("report", write_report, report_summary, out)
@@ -372,6 +385,7 @@ def run_demo(
         "stage_times_s": clock.stages,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "judges": judges,
+        "seed_judge": None if seed_judge is None else str(seed_judge),
         "rows": rows,
         "files": {k: str(v) for k, v in report.items()},
     }

@@ -222,9 +222,27 @@ def run_evaluation(
     items, data_info = load_items(protocol)  # data errors surface before the model loads
     scorer = load_scorer(cfg.scorer) if cfg.scorer else None
     if backend is None:
-        from ..generation.factory import build_backend
+        from ..generation.factory import build_backend, release_backend
 
-        backend = build_backend(cfg.judge, cfg.backend)
+        owned = build_backend(cfg.judge, cfg.backend)
+        try:  # a backend built here is stopped here (a vLLM engine would outlive the run)
+            return _evaluate(cfg, owned, out, protocol, items, data_info, scorer, started, after_chunk)
+        finally:
+            release_backend(owned)
+    return _evaluate(cfg, backend, out, protocol, items, data_info, scorer, started, after_chunk)
+
+
+def _evaluate(
+    cfg: RunConfig,
+    backend: GenerationBackend,
+    out: Path,
+    protocol: Protocol,
+    items: list[Any],
+    data_info: DataInfo,
+    scorer: Scorer | None,
+    started: float,
+    after_chunk: Callable[[int], None] | None,
+) -> RunResults:
     model_key = model_key_of(cfg, backend)
     cache_dir = None if cfg.no_cache else (cfg.cache_dir or default_cache_dir())
     cache = GenerationCache.for_model(cache_dir, model_key)

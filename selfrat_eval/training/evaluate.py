@@ -12,7 +12,6 @@ share them. Metric names are the protocol's (``pearson``, ``spearman``, ``accura
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,7 +134,7 @@ def evaluate_judge(
 
     The judge is loaded once and shared by its strategies; runs whose generations are cached cost
     no generation."""
-    from ..generation.factory import build_backend
+    from ..generation.factory import build_backend, release_backend
     from ..results import clean
     from ..runner.evaluate import run_evaluation
 
@@ -157,6 +156,6 @@ def evaluate_judge(
                 }
             )
     finally:
+        release_backend(backend)
         del backend
-        gc.collect()
     return summary

@@ -13,7 +13,6 @@ tagged with its ``round``), in input order; curation and rejection sampling read
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..generation.base import DEFAULT_SAMPLING, GenerationBackend, SamplingConfig
+from ..generation.factory import release_backend
 from ..seeding import derive_seed
 from .config import CurationConfig
 from .curation import pair_status
@@ -53,13 +53,8 @@ class LazyBackend:
 
     def release(self) -> None:
         backend, self._backend = self._backend, None
-        if backend is not None:
-            for method in ("close", "shutdown"):
-                if callable(getattr(backend, method, None)):
-                    getattr(backend, method)()
-                    break
+        release_backend(backend)
         del backend
-        gc.collect()
 
 
 def round_path(it_dir: Path, r: int) -> Path:

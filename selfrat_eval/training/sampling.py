@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..generation.base import GenerationBackend, Prompt, SamplingConfig
-from ..generation.factory import BackendConfig, resolve_backend_name
+from ..generation.factory import BackendConfig, release_backend, resolve_backend_name
 from ..parsing import parse_judgment
 from ..seeding import derive_seed
 from . import faults
@@ -148,10 +148,7 @@ def sample_units(
         if fh is not None:
             fh.close()
         if gen is not backend:  # we built it: release its memory (GPU, vLLM engine) even on failure
-            for method in ("close", "shutdown"):
-                if callable(getattr(gen, method, None)):
-                    getattr(gen, method)()
-                    break
+            release_backend(gen)
             del gen
     return path
 
