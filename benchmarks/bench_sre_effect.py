@@ -58,18 +58,18 @@ def run_seeds(
 
 
 def instruction_overlap(heldout: Path, train_file: Path) -> dict[str, int]:
-    """Held-out items whose instruction (or instruction + response) occurs in ``train_file``: the
-    check that a seed judge trained elsewhere never saw a seed's held-out tasks."""
-    from selfrat_eval.loaders import load_feedback_bench, load_feedback_collection
+    """Held-out items whose instruction occurs in ``train_file``, and those the loaders'
+    decontamination would drop (same instruction + response): the check that a seed judge trained
+    elsewhere never saw a seed's held-out tasks."""
+    from selfrat_eval.loaders import decontaminate, load_feedback_bench, load_feedback_collection
 
     seen = load_feedback_collection(train_file, decontaminate_against=None)
     instructions = {it.instruction.strip() for it in seen}
-    pairs = {(it.instruction.strip(), it.response.strip()) for it in seen}
     held = load_feedback_bench(heldout)
     return {
         "n_heldout": len(held),
         "same_instruction": sum(it.instruction.strip() in instructions for it in held),
-        "same_instruction_and_response": sum((it.instruction.strip(), it.response.strip()) in pairs for it in held),
+        "same_instruction_and_response": decontaminate(held, seen)[1],
     }
 
 
@@ -220,14 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     effect["seeds"] = seeds
     effect["preset"] = args.preset
     effect["overrides"] = args.overrides
-    effect["seed_judge"] = {s: m["manifest"].get("seed_judge") for s, (_, m) in zip(seeds, loaded, strict=True)}
+    manifests = {s: m["manifest"] for s, (_, m) in zip(seeds, loaded, strict=True)}
+    effect["seed_judge"] = {s: m.get("seed_judge") for s, m in manifests.items()}
     if args.seed_judge_data is not None:
         effect["seed_judge_data_overlap"] = {
             s: instruction_overlap(args.out / f"seed{s}" / "data" / "heldout.jsonl", args.seed_judge_data) for s in seeds
         }
     effect["wall_time_s_this_call"] = times
-    effect["demo_wall_time_s"] = {s: m["manifest"]["wall_time_s"] for s, (_, m) in zip(seeds, loaded, strict=True)}
-    effect["demo_peak_rss_mb"] = {s: m["manifest"]["peak_rss_mb"] for s, (_, m) in zip(seeds, loaded, strict=True)}
+    effect["demo_wall_time_s"] = {s: m["wall_time_s"] for s, m in manifests.items()}
+    effect["demo_peak_rss_mb"] = {s: m["peak_rss_mb"] for s, m in manifests.items()}
     effect["curation"] = {
         s: {k: v for k, v in json.loads((args.out / f"seed{s}" / "manifest.json").read_text())["stages"].items()
             if k.endswith(("/curation", "/sampling")) or k == "rs_sft"}

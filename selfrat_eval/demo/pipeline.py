@@ -337,6 +337,9 @@ def run_demo(
 
     if isinstance(preset, str):
         preset = load_preset(preset)
+    seed_judge = None if seed_judge is None else str(seed_judge)
+    if seed_judge is not None and not (Path(seed_judge) / "config.json").is_file():
+        raise DemoError(f"seed judge {seed_judge}: not a model folder (no config.json)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clock = _Clock()
@@ -348,10 +351,8 @@ def run_demo(
     model_path = clock.run("model", prepare_model, preset, out, splits["train"])
     cfg = train_config(preset, out, model_path)
     if seed_judge is not None:
-        if not (Path(seed_judge) / "config.json").is_file():
-            raise DemoError(f"seed judge {seed_judge}: not a model folder (no config.json)")
         cfg.sft.enabled = False
-        cfg.model.name_or_path = str(seed_judge)
+        cfg.model.name_or_path = seed_judge
 
     summary = clock.run("train", run_pipeline, cfg)
     judges: dict[str, str] = summary["judges"]
@@ -374,8 +375,7 @@ def run_demo(
         "report-stats", build_summary, rows, target=preset.target, baselines=preset.baselines,
         bootstrap=preset.bootstrap, seed=int(preset.data.seed), items=items, extra_tables=extra,
         title=f"selfrat demo ({preset.name}): self-rationalization vs baselines on held-out synthetic tasks",
-        meta={"preset": preset.name, "model": model_path, "seed_judge": None if seed_judge is None else str(seed_judge),
-              "seed": cfg.seed, "iterations": cfg.iterations,
+        meta={"preset": preset.name, "model": model_path, "seed_judge": seed_judge, "seed": cfg.seed, "iterations": cfg.iterations,
               "train_stages": train_manifest.get("stages", {})},
     )
     report = clock.run("report", write_report, report_summary, out)
@@ -385,7 +385,7 @@ def run_demo(
         "stage_times_s": clock.stages,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "judges": judges,
-        "seed_judge": None if seed_judge is None else str(seed_judge),
+        "seed_judge": seed_judge,
         "rows": rows,
         "files": {k: str(v) for k, v in report.items()},
     }

@@ -3,7 +3,6 @@ and the demo, and the lower-level ``load_backend(name, model, **kw)``. Backends 
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import logging
 from dataclasses import dataclass, field
@@ -122,16 +121,13 @@ def build_backend(model: Any, cfg: BackendConfig, **overrides: Any) -> Generatio
 
 
 def release_backend(backend: Any) -> None:
-    """Free what a backend holds now (a vLLM engine-core process and its KV cache, GPU memory)
-    instead of whenever the garbage collector gets to it: a vLLM engine left to ``del`` outlives
-    its stage, and each stage of a training run would start another beside it."""
-    if backend is None:
-        return
+    """Stop what a backend holds now (a vLLM engine-core process and its KV cache): a vLLM engine
+    left to ``del`` outlives its stage, and each stage of a training run would start another beside
+    it. Dropping the Python object (``del`` + ``gc.collect()``) stays with the caller that owns it."""
     for method in ("close", "shutdown"):
         if callable(getattr(backend, method, None)):
             getattr(backend, method)()
-            break
-    gc.collect()
+            return
 
 
 def load_backend(name: str, model: Any, **kwargs: Any) -> GenerationBackend:

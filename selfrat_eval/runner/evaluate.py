@@ -9,6 +9,7 @@ re-sampling, length policy) and writes ``results.json`` (+ ``report.html``) into
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import math
@@ -221,50 +222,34 @@ def run_evaluation(
     protocol = cfg.protocol()
     items, data_info = load_items(protocol)  # data errors surface before the model loads
     scorer = load_scorer(cfg.scorer) if cfg.scorer else None
-    if backend is None:
-        from ..generation.factory import build_backend, release_backend
+    with contextlib.ExitStack() as owned:
+        if backend is None:
+            from ..generation.factory import build_backend, release_backend
 
-        owned = build_backend(cfg.judge, cfg.backend)
-        try:  # a backend built here is stopped here (a vLLM engine would outlive the run)
-            return _evaluate(cfg, owned, out, protocol, items, data_info, scorer, started, after_chunk)
-        finally:
-            release_backend(owned)
-    return _evaluate(cfg, backend, out, protocol, items, data_info, scorer, started, after_chunk)
-
-
-def _evaluate(
-    cfg: RunConfig,
-    backend: GenerationBackend,
-    out: Path,
-    protocol: Protocol,
-    items: list[Any],
-    data_info: DataInfo,
-    scorer: Scorer | None,
-    started: float,
-    after_chunk: Callable[[int], None] | None,
-) -> RunResults:
-    model_key = model_key_of(cfg, backend)
-    cache_dir = None if cfg.no_cache else (cfg.cache_dir or default_cache_dir())
-    cache = GenerationCache.for_model(cache_dir, model_key)
-    chat = use_chat(cfg.prompt_format, backend)
-    sampling = cfg.sampling
-    limit = cfg.max_prompt_tokens or default_prompt_limit(backend, sampling.max_new_tokens)
-    judged = judge_items(
-        protocol,
-        items,
-        backend,
-        cfg.strategy,
-        sampling,
-        cache=cache,
-        seed=cfg.seed,
-        chat=chat,
-        chunk_size=cfg.chunk_size,
-        max_retries=cfg.max_retries,
-        max_prompt_tokens=limit,
-        scorer=scorer,
-        show_progress=cfg.show_progress,
-        after_chunk=after_chunk,
-    )
+            backend = build_backend(cfg.judge, cfg.backend)
+            owned.callback(release_backend, backend)  # built here, stopped here: a vLLM engine would outlive the run
+        model_key = model_key_of(cfg, backend)
+        cache_dir = None if cfg.no_cache else (cfg.cache_dir or default_cache_dir())
+        cache = GenerationCache.for_model(cache_dir, model_key)
+        chat = use_chat(cfg.prompt_format, backend)
+        sampling = cfg.sampling
+        limit = cfg.max_prompt_tokens or default_prompt_limit(backend, sampling.max_new_tokens)
+        judged = judge_items(
+            protocol,
+            items,
+            backend,
+            cfg.strategy,
+            sampling,
+            cache=cache,
+            seed=cfg.seed,
+            chat=chat,
+            chunk_size=cfg.chunk_size,
+            max_retries=cfg.max_retries,
+            max_prompt_tokens=limit,
+            scorer=scorer,
+            show_progress=cfg.show_progress,
+            after_chunk=after_chunk,
+        )
     stats = judged.stats
     results: RunResults = {
         "schema": 2,

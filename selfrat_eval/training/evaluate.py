@@ -12,6 +12,7 @@ share them. Metric names are the protocol's (``pearson``, ``spearman``, ``accura
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,4 +159,5 @@ def evaluate_judge(
     finally:
         release_backend(backend)
         del backend
+        gc.collect()
     return summary

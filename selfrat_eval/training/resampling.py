@@ -13,6 +13,7 @@ tagged with its ``round``), in input order; curation and rejection sampling read
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -55,6 +56,7 @@ class LazyBackend:
         backend, self._backend = self._backend, None
         release_backend(backend)
         del backend
+        gc.collect()
 
 
 def round_path(it_dir: Path, r: int) -> Path:
