@@ -73,10 +73,28 @@ def instruction_overlap(heldout: Path, train_file: Path) -> dict[str, int]:
     }
 
 
-def seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def sre_rows_from(rows: list[dict[str, Any]], run: Path) -> list[dict[str, Any]]:
+    """The demo's rows with its SRE judges replaced by those of another training run on the same
+    seed (a sweep variant, ``--sre-runs``); an iteration that run does not have is dropped."""
+    out = []
+    for row in rows:
+        if row.get("iteration") is None or row["iteration"] < 1:
+            out.append(row)
+            continue
+        stage = run / f"iter{row['iteration']}" / "eval"
+        if not (stage / "greedy" / "results.json").is_file():
+            continue
+        expected = stage / "expected-score" / "results.json"
+        out.append({**row, "greedy": str(stage / "greedy" / "results.json"),
+                    "expected": str(expected) if expected.is_file() else None})
+    return out
+
+
+def seed_rows(folder: Path, sre_run: Path | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     manifest = json.loads((folder / "demo_manifest.json").read_text(encoding="utf-8"))
     preset = json.loads((folder / "demo_preset.json").read_text(encoding="utf-8"))
-    return load_rows(manifest["rows"]), {"manifest": manifest, "preset": preset}
+    rows = manifest["rows"] if sre_run is None else sre_rows_from(manifest["rows"], sre_run)
+    return load_rows(rows), {"manifest": manifest, "preset": preset}
 
 
 def _concat(per_seed: list[list[dict[str, Any]]], name: str, variant: str) -> tuple[list[float | None], list[float]]:
@@ -201,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the seed judge's training file (Feedback-Collection layout): counts held-out items it contains",
     )
+    ap.add_argument(
+        "--sre-runs",
+        default=None,
+        metavar="TEMPLATE",
+        help="take the SRE judges from other runs on the same seeds, e.g. runs/sweep-seeds/lr5e-4/seed{seed} "
+        "(sweep_sre.py --base-run); the target becomes their last iteration",
+    )
     ap.add_argument("--bootstrap", type=int, default=5000)
     args = ap.parse_args(argv)
 
@@ -210,16 +235,23 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run", file=sys.stderr)
         return 2
-    loaded = [seed_rows(args.out / f"seed{s}") for s in seeds]
+    sre_runs = {s: Path(args.sre_runs.format(seed=s)) for s in seeds} if args.sre_runs else {}
+    loaded = [seed_rows(args.out / f"seed{s}", sre_runs.get(s)) for s in seeds]
     per_seed = [rows for rows, _ in loaded]
     info = loaded[0][1]["preset"].get("compare", {})
     names = [r["name"] for r in per_seed[0]]
+    if any([r["name"] for r in rows] != names for rows in per_seed):
+        print("the seeds' runs do not have the same judges (an --sre-runs iteration missing on some seed)", file=sys.stderr)
+        return 2
     target = info.get("target", names[-1])
+    if target not in names:  # --sre-runs with fewer iterations: its last one
+        target = names[-1]
     baselines = info.get("baselines") or [n for n in names if n != target and not n.startswith("SRE")]
     effect = measure(per_seed, target=target, baselines=baselines, bootstrap=args.bootstrap)
     effect["seeds"] = seeds
     effect["preset"] = args.preset
     effect["overrides"] = args.overrides
+    effect["sre_runs"] = {s: str(p) for s, p in sre_runs.items()} or None
     manifests = {s: m["manifest"] for s, (_, m) in zip(seeds, loaded, strict=True)}
     effect["seed_judge"] = {s: m.get("seed_judge") for s, m in manifests.items()}
     if args.seed_judge_data is not None:

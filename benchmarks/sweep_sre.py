@@ -16,9 +16,19 @@ own training and evaluation:
 Each variant's held-out Pearson (greedy and expected-score) is compared with the seed judge's on the
 same items (paired bootstrap). Writes ``OUT/sweep.json`` and prints a table.
 
+``--base-run DIR`` (repeatable) skips step 1 and uses finished training runs as bases, e.g. the
+seeds of ``bench_sre_effect.py``: each variant then runs once per base into ``OUT/<variant>/<DIR
+name>`` from that run's seed judge and iteration-1 samples (and its evaluation cache, so the seed is
+not judged again), and the differences are also pooled over the bases (held-out items
+concatenated, as ``bench_sre_effect.py`` pools seeds). This is how a variant chosen on seed 100 is
+checked on the benchmark's seeds without re-sampling; ``bench_sre_effect.py --sre-runs`` then puts
+it beside SC@N, BoN@N and RS-SFT.
+
     python benchmarks/sweep_sre.py --out runs/sweep                           # the default grid
     python benchmarks/sweep_sre.py --out runs/sweep --variant lr2e-4:dpo.learning_rate=2e-4 \\
         --variant rs-lr1e-3:rs:rs_sft.learning_rate=1e-3 --iterations 2
+    python benchmarks/sweep_sre.py --out runs/sweep-seeds --base-run runs/sre-effect/seed0 \\
+        --base-run runs/sre-effect/seed1 --base-run runs/sre-effect/seed2 --variant lr5e-4:dpo.learning_rate=5e-4
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from selfrat_eval.demo.report import run_predictions
-from selfrat_eval.metrics import paired_bootstrap_diff
+from selfrat_eval.metrics import paired_bootstrap_diff, score_metrics
 
 DEFAULT_GRID = [
     "dpo-lr5e-5:dpo.learning_rate=5e-5",
@@ -131,6 +141,128 @@ def compare(seed_runs: dict[str, Any], runs: dict[str, Any], bootstrap: int) -> 
     return out
 
 
+def reuse_run(run_dir: Path, iterations: int) -> tuple[Any, dict[str, Any]]:
+    """A finished training run as the base (``--base-run``): its own config, iterations cut to
+    ``iterations``; refused unless its seed judge was evaluated and its iteration 1 was sampled."""
+    from selfrat_eval.training.config import TrainConfig
+
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise SystemExit(f"--base-run {run_dir}: no manifest.json (not a training run)")
+    stages = json.loads(manifest_path.read_text(encoding="utf-8"))["stages"]
+    cfg = TrainConfig.load(run_dir / "config.yaml")
+    needed = ["sft/eval" if cfg.sft.enabled else "base/eval", "iter1/sampling"]
+    missing = [name for name in needed if stages.get(name, {}).get("status") != "done"]
+    if missing:
+        raise SystemExit(f"--base-run {run_dir}: stages {missing} are not finished")
+    cfg.iterations = cfg.iterations[:iterations]
+    if cfg.evaluation.cache_dir is None:  # the run's own cache: the seed judge is not judged again
+        cfg.evaluation.cache_dir = str(run_dir / "cache")
+    return cfg, {"seconds": None, "reused": str(run_dir)}
+
+
+def variant_rows(
+    base_cfg: Any, base_out: Path, summary: dict[str, Any], variants: list[dict[str, Any]], out_of: Any,
+    iterations: int, bootstrap: int,
+) -> dict[str, Any]:
+    """Run every variant from one base and compare each with the base's seed judge."""
+    seed_stage = "sft" if base_cfg.sft.enabled else "base"
+    seed_runs = judge_rows(base_out, seed_stage)
+    result: dict[str, Any] = {"base": str(base_out), "seed_stage": seed_stage, "seed_judge": {
+        v: {"pearson": r["metrics"]["pearson"], "ci": r["ci"].get("pearson")} for v, r in seed_runs.items()},
+        "variants": []}
+    stages = [f"iter{t}" for t in range(1, iterations + 1)]
+    entries = [({"name": "base", "rs": False, "overrides": []}, base_out, summary)]
+    entries += [({**parse_variant("rs-base:rs:"), "name": "rs (preset)"}, base_out, summary)]
+    for v in variants:
+        vout = out_of(v)
+        entries.append((v, vout, variant_run(base_cfg, base_out, v, vout)))
+    for v, vout, run_summary in entries:
+        manifest = json.loads((vout / "manifest.json").read_text())["stages"]
+        row: dict[str, Any] = {"name": v["name"], "overrides": v["overrides"], "rs": v["rs"], "out": str(vout),
+                               "seconds": run_summary.get("seconds")}
+        judged = ["rs_sft"] if (v["rs"] and vout == base_out) else (["iter1"] if v["rs"] else stages)
+        for stage in judged:
+            runs = judge_rows(vout, stage)
+            if runs:
+                row[stage] = compare(seed_runs, runs, bootstrap)
+            cur = manifest.get(f"{stage}/curation", {}).get("stats")
+            if cur:
+                row[f"{stage}_pairs"] = {"before_balance": cur["n_pairs_before_balance"], "after": cur["n_pairs"],
+                                         "inputs_without_pairs": cur["inputs_without_pairs"]}
+        result["variants"].append(row)
+    return result
+
+
+def pooled(bases: list[dict[str, Any]], iterations: int, bootstrap: int) -> list[dict[str, Any]]:
+    """Every variant minus the seed judge with the bases' held-out items concatenated into one
+    paired sample (a judge's prediction on an item comes from the run on that item's base)."""
+    rows = []
+    for k, first in enumerate(bases[0]["variants"]):
+        row: dict[str, Any] = {"name": first["name"], "overrides": first["overrides"], "rs": first["rs"]}
+        for stage in ("rs_sft", *(f"iter{t}" for t in range(1, iterations + 1))):
+            if stage not in first:
+                continue
+            row[stage] = {}
+            for variant in ("greedy", "expected"):
+                pred: list[float | None] = []
+                seed_pred: list[float | None] = []
+                gold: list[float] = []
+                for base in bases:
+                    vrow = base["variants"][k]
+                    runs = judge_rows(Path(vrow["out"]), stage)
+                    seed = judge_rows(Path(base["base"]), base["seed_stage"])
+                    if variant not in runs or variant not in seed:
+                        break
+                    if runs[variant]["ids"] != seed[variant]["ids"]:
+                        raise SystemExit(f"{vrow['out']}: held-out items differ from its base's")
+                    pred += runs[variant]["pred"]
+                    seed_pred += seed[variant]["pred"]
+                    gold += [float(g) for g in runs[variant]["gold"]]
+                else:
+                    judged = score_metrics(pred, gold, bootstrap=bootstrap, seed=0)
+                    d = paired_bootstrap_diff(pred, seed_pred, gold, n_resamples=bootstrap, seed=0)
+                    row[stage][variant] = {"pearson": judged["pearson"], "ci": judged["ci"]["pearson"], "n": len(gold),
+                                           "minus_seed": d["diff"], "minus_seed_ci": d["ci"]}
+        rows.append(row)
+    return rows
+
+
+def _no_nan(x: Any) -> Any:
+    """NaN (a constant judge's Pearson) as null: sweep.json stays strict JSON."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return x
+
+
+def cell(r: dict[str, Any] | None, variant: str) -> str:
+    if not r or variant not in r:
+        return "-"
+    x = r[variant]
+    lo, hi = x["minus_seed_ci"] or (None, None)
+    return f"{_num(x['pearson'], '.3f')} ({_num(x['minus_seed'])} [{_num(lo)}, {_num(hi)}])"
+
+
+def _num(x: float | None, spec: str = "+.3f") -> str:
+    return "n/a" if x is None or x != x else format(x, spec)  # None or NaN: a constant judge
+
+
+def table(rows: list[dict[str, Any]], iterations: int) -> None:
+    print("| variant | overrides | stage | greedy Pearson (minus seed [95% CI]) | expected-score Pearson (minus seed) | pairs |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        for stage in ("rs_sft", *(f"iter{t}" for t in range(1, iterations + 1))):
+            if stage in row:
+                pairs = row.get(f"{stage}_pairs")
+                counts = f"{pairs['before_balance']}->{pairs['after']}" if pairs else "-"
+                print(f"| {row['name']} | {' '.join(row['overrides']) or '-'} | {stage} | {cell(row[stage], 'greedy')} | "
+                      f"{cell(row[stage], 'expected')} | {counts} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="smollm2")
@@ -140,55 +272,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=None, help="name:key=value[,key=value] or name:rs:key=value")
     ap.add_argument("--set", dest="preset_overrides", action="append", default=[], help="preset override for every run")
     ap.add_argument("--seed-judge", type=Path, default=None, help="an SFT judge to start from (skips the seed SFT)")
+    ap.add_argument("--base-run", type=Path, action="append", default=[],
+                    help="a finished training run to use as a base instead of building one (repeatable; pooled)")
     ap.add_argument("--bootstrap", type=int, default=2000)
     args = ap.parse_args(argv)
 
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_GRID)]
-    base_out = args.out / "base"
-    base_cfg, base_summary = base_run(args.preset, args.seed, base_out, args.iterations, args.preset_overrides, args.seed_judge)
-    seed_runs = judge_rows(base_out, "sft" if base_cfg.sft.enabled else "base")
-    result: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "iterations": args.iterations,
-                              "preset_overrides": args.preset_overrides, "seed_judge": {
-                                  v: {"pearson": r["metrics"]["pearson"], "ci": r["ci"].get("pearson")} for v, r in seed_runs.items()},
-                              "variants": []}
-    stages = [f"iter{t}" for t in range(1, args.iterations + 1)]
-    entries = [({"name": "base", "rs": False, "overrides": []}, base_out, base_summary)]
-    entries += [({**parse_variant("rs-base:rs:"), "name": "rs (preset)"}, base_out, base_summary)]
-    for v in variants:
-        vout = args.out / v["name"]
-        entries.append((v, vout, variant_run(base_cfg, base_out, v, vout)))
-    for v, vout, summary in entries:
-        manifest = json.loads((vout / "manifest.json").read_text())["stages"]
-        row: dict[str, Any] = {"name": v["name"], "overrides": v["overrides"], "rs": v["rs"], "seconds": summary.get("seconds")}
-        judged = ["rs_sft"] if (v["rs"] and vout == base_out) else (["iter1"] if v["rs"] else stages)
-        for stage in judged:
-            runs = judge_rows(vout, stage)
-            if runs:
-                row[stage] = compare(seed_runs, runs, args.bootstrap)
-            cur = manifest.get(f"{stage}/curation", {}).get("stats")
-            if cur:
-                row[f"{stage}_pairs"] = {"before_balance": cur["n_pairs_before_balance"], "after": cur["n_pairs"],
-                                         "inputs_without_pairs": cur["inputs_without_pairs"]}
-        result["variants"].append(row)
+    if args.base_run:
+        names = [b.name for b in args.base_run]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"--base-run folders need distinct names, got {names}")
+        bases = []
+        for b in args.base_run:
+            cfg, summary = reuse_run(b, args.iterations)
+            bases.append(variant_rows(cfg, b, summary, variants, lambda v, b=b: args.out / v["name"] / b.name,
+                                      args.iterations, args.bootstrap))
+        result: dict[str, Any] = {"iterations": args.iterations, "bases": bases,
+                                  "pooled": pooled(bases, args.iterations, args.bootstrap)}
+    else:
+        base_out = args.out / "base"
+        base_cfg, base_summary = base_run(args.preset, args.seed, base_out, args.iterations, args.preset_overrides,
+                                          args.seed_judge)
+        one = variant_rows(base_cfg, base_out, base_summary, variants, lambda v: args.out / v["name"],
+                           args.iterations, args.bootstrap)
+        result = {"preset": args.preset, "seed": args.seed, "iterations": args.iterations,
+                  "preset_overrides": args.preset_overrides, "seed_judge": one["seed_judge"], "variants": one["variants"]}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sweep.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-
-    def cell(r: dict[str, Any] | None, variant: str) -> str:
-        if not r or variant not in r:
-            return "-"
-        x = r[variant]
-        return f"{x['pearson']:.3f} ({x['minus_seed']:+.3f} [{x['minus_seed_ci'][0]:+.3f}, {x['minus_seed_ci'][1]:+.3f}])"
-
-    print(f"seed judge: greedy {result['seed_judge'].get('greedy', {}).get('pearson')}, "
-          f"expected {result['seed_judge'].get('expected', {}).get('pearson')}")
-    print("| variant | overrides | stage | greedy Pearson (minus seed [95% CI]) | expected-score Pearson (minus seed) | pairs |")
-    print("|---|---|---|---|---|---|")
-    for row in result["variants"]:
-        for stage in ("rs_sft", *stages):
-            if stage in row:
-                pairs = row.get(f"{stage}_pairs", {})
-                print(f"| {row['name']} | {' '.join(row['overrides']) or '-'} | {stage} | {cell(row[stage], 'greedy')} | "
-                      f"{cell(row[stage], 'expected')} | {pairs.get('before_balance', '-')}->{pairs.get('after', '-')} |")
+    (args.out / "sweep.json").write_text(json.dumps(_no_nan(result), indent=1), encoding="utf-8")
+    for base in result.get("bases", [result]):
+        print(f"{base.get('base', args.out / 'base')}: seed judge greedy {base['seed_judge'].get('greedy', {}).get('pearson')}, "
+              f"expected {base['seed_judge'].get('expected', {}).get('pearson')}")
+        table(base["variants"], args.iterations)
+    if "pooled" in result:
+        print(f"pooled over {len(result['bases'])} bases:")
+        table(result["pooled"], args.iterations)
     print(f"wrote {args.out / 'sweep.json'}")
     return 0
 

@@ -201,3 +201,66 @@ def test_smollm2_gguf_becomes_trainable(tmp_path: Path) -> None:
     validate_quantization_for_training(model)  # raises for a GGUF-quantized model
     assert (out / "tokenizer.json").is_file()
     assert materialize_gguf(smollm2_dir(), SMOLLM2_GGUF, out) == out  # done once, then reused
+
+
+def _script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tmp_path: Path) -> None:
+    """``sweep_sre.py --base-run``: a variant trains from the finished run's seed judge on its
+    iteration-1 samples (nothing re-sampled, the seed not re-judged); ``bench_sre_effect.py
+    --sre-runs`` then compares that variant with the run's own baselines."""
+    from selfrat_eval.demo.report import run_predictions
+
+    effect_dir = tmp_path / "effect"
+    effect_dir.mkdir()
+    (effect_dir / "seed0").symlink_to(tiny_run, target_is_directory=True)
+    sweep = _script("sweep_sre")
+    with pytest.raises(SystemExit, match="not a training run"):
+        sweep.main(["--out", str(tmp_path / "bad"), "--base-run", str(tmp_path), "--variant", "x:dpo.beta=0.5"])
+    out = tmp_path / "sweep"
+    assert sweep.main(["--out", str(out), "--base-run", str(effect_dir / "seed0"), "--variant", "lr:dpo.learning_rate=2e-3",
+                       "--bootstrap", "200"]) == 0
+    vout = out / "lr" / "seed0"
+    assert (vout / "iter1" / "samples.jsonl").read_bytes() == (tiny_run / "iter1" / "samples.jsonl").read_bytes()
+    stages = json.loads((vout / "manifest.json").read_text())["stages"]
+    assert "sft" not in stages and stages["iter1/dpo"]["status"] == "done"
+    seed = run_predictions(tiny_run / "sft" / "eval" / "greedy" / "results.json")
+    assert run_predictions(vout / "base" / "eval" / "greedy" / "results.json")["pred"] == seed["pred"]
+    result = json.loads((out / "sweep.json").read_text())
+    (base,) = result["bases"]
+    names = [v["name"] for v in base["variants"]]
+    assert names == ["base", "rs (preset)", "lr"]
+    # expected-score: the tiny judges' greedy verdicts are constant (Pearson undefined, null in the JSON)
+    mine = run_predictions(vout / "iter1" / "eval" / "expected-score" / "results.json")
+    per_base = base["variants"][2]["iter1"]["expected"]
+    pooled = result["pooled"][2]["iter1"]["expected"]
+    assert per_base["pearson"] == pytest.approx(_pearson(mine["pred"], mine["gold"]))
+    assert pooled["n"] == len(mine["gold"]) and pooled["pearson"] == pytest.approx(per_base["pearson"])
+    assert pooled["minus_seed"] == pytest.approx(per_base["minus_seed"])
+    assert pooled["minus_seed_ci"] == pytest.approx(per_base["minus_seed_ci"])  # one base: the same bootstrap
+
+    effect = _script("bench_sre_effect")
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(effect_dir), "--sre-runs", str(out / "lr" / "seed{seed}"),
+                        "--bootstrap", "200"]) == 0
+    table = json.loads((effect_dir / "effect.json").read_text())
+    assert "SRE iter 2" not in table["judges"]  # the variant ran one iteration: it becomes the target
+    assert {d["target"] for d in table["differences"]} == {"SRE iter 1"}
+    assert table["judges"]["SRE iter 1"]["expected"]["pearson"] == pytest.approx(per_base["pearson"])
+    own = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
+    assert own["SRE iter 1"]["expected"]["metrics"]["pearson"] != pytest.approx(per_base["pearson"])
+    assert table["judges"]["RS-SFT"]["expected"]["pearson"] == pytest.approx(own["RS-SFT"]["expected"]["metrics"]["pearson"])
+
+
+def _pearson(pred: list, gold: list) -> float:
+    from selfrat_eval.metrics import score_metrics
+
+    return score_metrics(pred, gold)["pearson"]
