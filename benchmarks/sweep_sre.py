@@ -43,6 +43,7 @@ from typing import Any
 
 from selfrat_eval.demo.report import run_predictions
 from selfrat_eval.metrics import paired_bootstrap_diff, score_metrics
+from selfrat_eval.results import clean
 
 DEFAULT_GRID = [
     "dpo-lr5e-5:dpo.learning_rate=5e-5",
@@ -161,17 +162,23 @@ def reuse_run(run_dir: Path, iterations: int) -> tuple[Any, dict[str, Any]]:
     return cfg, {"seconds": None, "reused": str(run_dir)}
 
 
+def judged_stages(iterations: int) -> list[str]:
+    return ["rs_sft", *(f"iter{t}" for t in range(1, iterations + 1))]
+
+
 def variant_rows(
     base_cfg: Any, base_out: Path, summary: dict[str, Any], variants: list[dict[str, Any]], out_of: Any,
     iterations: int, bootstrap: int,
-) -> dict[str, Any]:
-    """Run every variant from one base and compare each with the base's seed judge."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run every variant from one base and compare each with the base's seed judge; also return the
+    runs read on the way (``seed`` and, per row, ``{stage: runs}``) for :func:`pooled`."""
     seed_stage = "sft" if base_cfg.sft.enabled else "base"
     seed_runs = judge_rows(base_out, seed_stage)
     result: dict[str, Any] = {"base": str(base_out), "seed_stage": seed_stage, "seed_judge": {
         v: {"pearson": r["metrics"]["pearson"], "ci": r["ci"].get("pearson")} for v, r in seed_runs.items()},
         "variants": []}
-    stages = [f"iter{t}" for t in range(1, iterations + 1)]
+    stages = judged_stages(iterations)[1:]
+    loaded: dict[str, Any] = {"seed": seed_runs, "rows": []}
     entries = [({"name": "base", "rs": False, "overrides": []}, base_out, summary)]
     entries += [({**parse_variant("rs-base:rs:"), "name": "rs (preset)"}, base_out, summary)]
     for v in variants:
@@ -182,40 +189,41 @@ def variant_rows(
         row: dict[str, Any] = {"name": v["name"], "overrides": v["overrides"], "rs": v["rs"], "out": str(vout),
                                "seconds": run_summary.get("seconds")}
         judged = ["rs_sft"] if (v["rs"] and vout == base_out) else (["iter1"] if v["rs"] else stages)
+        row_runs: dict[str, Any] = {}
         for stage in judged:
             runs = judge_rows(vout, stage)
             if runs:
                 row[stage] = compare(seed_runs, runs, bootstrap)
+                row_runs[stage] = runs
             cur = manifest.get(f"{stage}/curation", {}).get("stats")
             if cur:
                 row[f"{stage}_pairs"] = {"before_balance": cur["n_pairs_before_balance"], "after": cur["n_pairs"],
                                          "inputs_without_pairs": cur["inputs_without_pairs"]}
         result["variants"].append(row)
-    return result
+        loaded["rows"].append(row_runs)
+    return result, loaded
 
 
-def pooled(bases: list[dict[str, Any]], iterations: int, bootstrap: int) -> list[dict[str, Any]]:
+def pooled(bases: list[dict[str, Any]], loaded: list[dict[str, Any]], bootstrap: int) -> list[dict[str, Any]]:
     """Every variant minus the seed judge with the bases' held-out items concatenated into one
-    paired sample (a judge's prediction on an item comes from the run on that item's base)."""
+    paired sample (a judge's prediction on an item comes from the run on that item's base);
+    ``loaded``: the runs :func:`variant_rows` read, one entry per base."""
     rows = []
     for k, first in enumerate(bases[0]["variants"]):
         row: dict[str, Any] = {"name": first["name"], "overrides": first["overrides"], "rs": first["rs"]}
-        for stage in ("rs_sft", *(f"iter{t}" for t in range(1, iterations + 1))):
-            if stage not in first:
-                continue
+        for stage in loaded[0]["rows"][k]:
             row[stage] = {}
             for variant in ("greedy", "expected"):
                 pred: list[float | None] = []
                 seed_pred: list[float | None] = []
                 gold: list[float] = []
-                for base in bases:
-                    vrow = base["variants"][k]
-                    runs = judge_rows(Path(vrow["out"]), stage)
-                    seed = judge_rows(Path(base["base"]), base["seed_stage"])
+                for base, base_runs in zip(bases, loaded, strict=True):
+                    runs = base_runs["rows"][k].get(stage, {})
+                    seed = base_runs["seed"]
                     if variant not in runs or variant not in seed:
                         break
                     if runs[variant]["ids"] != seed[variant]["ids"]:
-                        raise SystemExit(f"{vrow['out']}: held-out items differ from its base's")
+                        raise SystemExit(f"{base['variants'][k]['out']}: held-out items differ from its base's")
                     pred += runs[variant]["pred"]
                     seed_pred += seed[variant]["pred"]
                     gold += [float(g) for g in runs[variant]["gold"]]
@@ -226,17 +234,6 @@ def pooled(bases: list[dict[str, Any]], iterations: int, bootstrap: int) -> list
                                            "minus_seed": d["diff"], "minus_seed_ci": d["ci"]}
         rows.append(row)
     return rows
-
-
-def _no_nan(x: Any) -> Any:
-    """NaN (a constant judge's Pearson) as null: sweep.json stays strict JSON."""
-    if isinstance(x, float) and x != x:
-        return None
-    if isinstance(x, dict):
-        return {k: _no_nan(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_no_nan(v) for v in x]
-    return x
 
 
 def cell(r: dict[str, Any] | None, variant: str) -> str:
@@ -255,7 +252,7 @@ def table(rows: list[dict[str, Any]], iterations: int) -> None:
     print("| variant | overrides | stage | greedy Pearson (minus seed [95% CI]) | expected-score Pearson (minus seed) | pairs |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        for stage in ("rs_sft", *(f"iter{t}" for t in range(1, iterations + 1))):
+        for stage in judged_stages(iterations):
             if stage in row:
                 pairs = row.get(f"{stage}_pairs")
                 counts = f"{pairs['before_balance']}->{pairs['after']}" if pairs else "-"
@@ -282,23 +279,25 @@ def main(argv: list[str] | None = None) -> int:
         names = [b.name for b in args.base_run]
         if len(set(names)) != len(names):
             raise SystemExit(f"--base-run folders need distinct names, got {names}")
-        bases = []
+        bases, loaded = [], []
         for b in args.base_run:
             cfg, summary = reuse_run(b, args.iterations)
-            bases.append(variant_rows(cfg, b, summary, variants, lambda v, b=b: args.out / v["name"] / b.name,
-                                      args.iterations, args.bootstrap))
+            base, runs = variant_rows(cfg, b, summary, variants, lambda v, b=b: args.out / v["name"] / b.name,
+                                      args.iterations, args.bootstrap)
+            bases.append(base)
+            loaded.append(runs)
         result: dict[str, Any] = {"iterations": args.iterations, "bases": bases,
-                                  "pooled": pooled(bases, args.iterations, args.bootstrap)}
+                                  "pooled": pooled(bases, loaded, args.bootstrap)}
     else:
         base_out = args.out / "base"
         base_cfg, base_summary = base_run(args.preset, args.seed, base_out, args.iterations, args.preset_overrides,
                                           args.seed_judge)
-        one = variant_rows(base_cfg, base_out, base_summary, variants, lambda v: args.out / v["name"],
+        one, _ = variant_rows(base_cfg, base_out, base_summary, variants, lambda v: args.out / v["name"],
                            args.iterations, args.bootstrap)
         result = {"preset": args.preset, "seed": args.seed, "iterations": args.iterations,
                   "preset_overrides": args.preset_overrides, "seed_judge": one["seed_judge"], "variants": one["variants"]}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sweep.json").write_text(json.dumps(_no_nan(result), indent=1), encoding="utf-8")
+    (args.out / "sweep.json").write_text(json.dumps(clean(result), indent=1), encoding="utf-8")
     for base in result.get("bases", [result]):
         print(f"{base.get('base', args.out / 'base')}: seed judge greedy {base['seed_judge'].get('greedy', {}).get('pearson')}, "
               f"expected {base['seed_judge'].get('expected', {}).get('pearson')}")
