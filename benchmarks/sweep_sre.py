@@ -22,13 +22,17 @@ name>`` from that run's seed judge and iteration-1 samples (and its evaluation c
 not judged again), and the differences are also pooled over the bases (held-out items
 concatenated, as ``bench_sre_effect.py`` pools seeds). This is how a variant chosen on seed 100 is
 checked on the benchmark's seeds without re-sampling; ``bench_sre_effect.py --sre-runs`` then puts
-it beside SC@N, BoN@N and RS-SFT.
+it beside SC@N, BoN@N and RS-SFT. A variant that only sets the validation gate (``validation.*``)
+also reuses the base's iteration-1 pairs and DPO judge: it pays only for the gate and for what the
+gate changes from iteration 2 on.
 
     python benchmarks/sweep_sre.py --out runs/sweep                           # the default grid
     python benchmarks/sweep_sre.py --out runs/sweep --variant lr2e-4:dpo.learning_rate=2e-4 \\
         --variant rs-lr1e-3:rs:rs_sft.learning_rate=1e-3 --iterations 2
     python benchmarks/sweep_sre.py --out runs/sweep-seeds --base-run runs/sre-effect/seed0 \\
         --base-run runs/sre-effect/seed1 --base-run runs/sre-effect/seed2 --variant lr5e-4:dpo.learning_rate=5e-4
+    python benchmarks/sweep_sre.py --out runs/sweep-gate --iterations 2 --variant gate:validation.size=100 \
+        --base-run runs/sre-effect/seed0 --base-run runs/sre-effect/seed1 --base-run runs/sre-effect/seed2
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ DEFAULT_GRID = [
     "rs-lr2e-4:rs:rs_sft.learning_rate=2e-4",
     "rs-lr1e-3:rs:rs_sft.learning_rate=1e-3",
 ]
+
+
+# Overrides that leave iteration 1's curation and DPO as they are (see reuse_iteration1_training).
+GATE_ONLY = ("validation.",)
 
 
 def parse_variant(spec: str) -> dict[str, Any]:
@@ -111,16 +119,38 @@ def variant_run(base_cfg: Any, base_out: Path, variant: dict[str, Any], out: Pat
     cfg = TrainConfig.from_dict(raw, where=f"variant {variant['name']}")
     touched = {kv.split("=", 1)[0] for kv in variant["overrides"]}
     same_samples = not any(k.startswith("sampling.") for k in touched)
-    same_rounds = same_samples and not touched & {"curation.min_gap", "curation.strategy"}
+    # these decide which inputs lack a pair, hence which inputs the re-sampling rounds draw
+    same_rounds = same_samples and not touched & {"curation.min_gap", "curation.strategy", "curation.consistency"}
     it1 = out / "iter1"
     if same_samples and not (it1 / "samples.jsonl").exists():
         it1.mkdir(parents=True, exist_ok=True)
         for f in sorted((base_out / "iter1").glob("*.jsonl")):
             if f.name == "samples.jsonl" or (same_rounds and f.name.startswith("resample")):
                 shutil.copy2(f, it1 / f.name)
+    if touched and all(k.startswith(GATE_ONLY) for k in touched) and not variant["rs"]:
+        reuse_iteration1_training(base_out, out, cfg)
     t0 = time.time()
     summary = run_pipeline(cfg)
     return {"seconds": round(time.time() - t0, 1), **summary}
+
+
+def reuse_iteration1_training(base_out: Path, out: Path, cfg: Any) -> None:
+    """A variant that changes only the validation gate trains nothing new in iteration 1: record
+    the base's curation (its pair files copied) and DPO judge (pointed at, not copied) as done in
+    the variant's run, so only the gate and what follows it run."""
+    from selfrat_eval.training.pipeline import Manifest
+
+    base_stages = json.loads((base_out / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    reused = [s for s in ("iter1/curation", "iter1/dpo") if base_stages.get(s, {}).get("status") == "done"]
+    if len(reused) < 2:
+        return
+    manifest = Manifest.open(out, cfg)
+    for name in ("pairs.jsonl", "heldout_pairs.jsonl", "curation.json"):
+        shutil.copy2(base_out / "iter1" / name, out / "iter1" / name)
+    for stage in reused:
+        if manifest.done(stage) is None:
+            info = {k: v for k, v in base_stages[stage].items() if k not in ("status", "finished_at")}
+            manifest.finish(stage, **info, reused_from=str(base_out))
 
 
 def judge_rows(out: Path, stage: str) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,35 @@ def test_demo_modules_import_light():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pair_analysis_counts_wrong_verdicts_against_the_reference_rationale():
+    """benchmarks/analyze_demo_judgments.py --pairs: verdict errors of chosen and rejected
+    judgments, from the training file's reference rationales."""
+    import importlib.util
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    items = build_splits(SyntheticConfig(n_train=10, n_heldout=0, seed=5))["train"][:2]
+    targets = {it.id: it.metadata["target"] for it in items}
+
+    def flip(text: str, k: int) -> str:  # flip the first k verdicts
+        for _ in range(k):
+            text = text.replace("(met)", "(VIOLATED)", 1) if "(met)" in text else text.replace("(violated)", "(MET)", 1)
+        return text.replace("(VIOLATED)", "(violated)").replace("(MET)", "(met)")
+
+    def pair(it, chosen_errors: int, rejected_errors: int) -> dict:
+        return {"key": it.id, "chosen": [{"role": "assistant", "content": flip(targets[it.id], chosen_errors)}],
+                "rejected": [{"role": "assistant", "content": flip(targets[it.id], rejected_errors)}]}
+
+    broken = {"key": items[0].id, "chosen": [{"role": "assistant", "content": "no clauses [RESULT] 3"}],
+              "rejected": [{"role": "assistant", "content": targets[items[0].id]}]}
+    out = script.analyze_pairs([pair(items[0], 0, 2), pair(items[1], 1, 1), pair(items[1], 2, 1), broken], targets)
+    assert out["n_pairs"] == 4 and out["n_unmatched"] == 1
+    assert out["chosen_all_verdicts_right"] == round(1 / 3, 3) and out["chosen_wrong_verdicts"] == {0: 1, 1: 1, 2: 1}
+    assert out["chosen_wrong_verdicts_mean"] == 1.0 and out["rejected_wrong_verdicts_mean"] == round(4 / 3, 3)
+    assert out["chosen_has_more_wrong_verdicts"] == round(1 / 3, 3)

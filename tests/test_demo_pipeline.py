@@ -228,7 +228,7 @@ def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tm
         sweep.main(["--out", str(tmp_path / "bad"), "--base-run", str(tmp_path), "--variant", "x:dpo.beta=0.5"])
     out = tmp_path / "sweep"
     assert sweep.main(["--out", str(out), "--base-run", str(effect_dir / "seed0"), "--variant", "lr:dpo.learning_rate=2e-3",
-                       "--bootstrap", "200"]) == 0
+                       "--variant", "gate:validation.size=4,validation.min_gain=-10", "--bootstrap", "200"]) == 0
     vout = out / "lr" / "seed0"
     assert (vout / "iter1" / "samples.jsonl").read_bytes() == (tiny_run / "iter1" / "samples.jsonl").read_bytes()
     stages = json.loads((vout / "manifest.json").read_text())["stages"]
@@ -238,7 +238,14 @@ def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tm
     result = json.loads((out / "sweep.json").read_text())
     (base,) = result["bases"]
     names = [v["name"] for v in base["variants"]]
-    assert names == ["base", "rs (preset)", "lr"]
+    assert names == ["base", "rs (preset)", "lr", "gate"]
+    # a gate-only variant reuses the run's iteration-1 pairs and DPO judge; min_gain -10 keeps it
+    gate = json.loads((out / "gate" / "seed0" / "manifest.json").read_text())["stages"]
+    assert gate["iter1/dpo"]["model"] == str(tiny_run / "iter1" / "dpo" / "model")
+    assert gate["iter1/dpo"]["reused_from"] == str(effect_dir / "seed0") and gate["iter1/validation"]["status"] == "done"
+    assert (out / "gate" / "seed0" / "iter1" / "pairs.jsonl").read_bytes() == (tiny_run / "iter1" / "pairs.jsonl").read_bytes()
+    gated = run_predictions(out / "gate" / "seed0" / "iter1" / "eval" / "greedy" / "results.json")
+    assert gated["pred"] == run_predictions(tiny_run / "iter1" / "eval" / "greedy" / "results.json")["pred"]
     # expected-score: the tiny judges' greedy verdicts are constant (Pearson undefined, null in the JSON)
     mine = run_predictions(vout / "iter1" / "eval" / "expected-score" / "results.json")
     per_base = base["variants"][2]["iter1"]["expected"]

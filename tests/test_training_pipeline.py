@@ -154,6 +154,52 @@ def test_rejection_sampling_baseline_beside_sre(env, full_run):
     assert (out / "rs_sft/eval/greedy/results.json").is_file()
 
 
+def _gated_run(env, full_run, name: str, min_gain: float, iterations: list[int]) -> tuple[Path, dict]:
+    sft_model = full_run[0] / "sft/pointwise/model"
+    raw = tiny_config(env["tmp"] / name, sft_model, env["data"], env["bench"])
+    raw["sft"]["enabled"] = False
+    raw["iterations"] = iterations
+    raw["dpo"]["heldout_pairs"] = 0
+    raw["validation"] = {"size": 4, "min_gain": min_gain}
+    cfg = TrainConfig.from_dict(raw)
+    return Path(cfg.output_dir), run_pipeline(cfg)
+
+
+def test_validation_gate_rejects_and_the_next_iteration_trains_the_incumbent(env, full_run):
+    """min_gain 10 rejects every trained judge: iteration t's judge is then the seed itself (its
+    held-out results, from the cache), and iteration 2 samples from and trains the seed, not judge 1.
+    The validation items are training items no stage uses."""
+    out, summary = _gated_run(env, full_run, "gate-reject", 10.0, [12, 8])
+    seed = str(full_run[0] / "sft/pointwise/model")
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    for name in ("base/validation", "iter1/validation", "iter2/validation"):
+        assert stages[name]["status"] == "done", name
+    splits = json.loads((out / "data" / "splits.json").read_text())
+    val_ids = splits["validation_ids"]
+    assert len(val_ids) == 4 and [r["__index_level_0__"] for r in read_jsonl(out / "data/validation.jsonl")] == val_ids
+    assert not set(val_ids) & (set(splits["heldout_ids"]) | {i for s in splits["iteration_ids"] for i in s})
+    # the candidate was judged on the validation items, then rejected
+    cand = json.loads((out / "iter1/validation/greedy/results.json").read_text())
+    assert cand["model"]["judge"] == str(out / "iter1/dpo/model") and cand["metrics"]["n"] == 4
+    gate = summary["validation_gate"]
+    assert [g.get("kept") for g in gate] == [None, False, False] and gate[0]["judge"] == "base"
+    assert gate[1]["candidate_pearson"] == stages["iter1/validation"]["pearson"]
+    assert summary["judges"] == {"base": seed, "iter1": seed, "iter2": seed} and summary["final_model"] == seed
+    assert stages["iter2/dpo"]["reference"] == seed  # not iter1/dpo/model
+    base_eval = json.loads((out / "base/eval/greedy/results.json").read_text())
+    it1_eval = json.loads((out / "iter1/eval/greedy/results.json").read_text())
+    assert it1_eval["items"] == base_eval["items"] and it1_eval["generation"]["cache_misses"] == 0
+    report = (out / "report.md").read_text()
+    assert "## Validation gate" in report and report.count("| rejected | base |") == 2
+
+
+def test_validation_gate_keeps_a_judge_that_clears_it(env, full_run):
+    out, summary = _gated_run(env, full_run, "gate-keep", -10.0, [12])
+    assert summary["judges"]["iter1"] == str(out / "iter1/dpo/model")
+    assert [g.get("kept") for g in summary["validation_gate"]] == [None, True]
+    assert "| kept | iter1 |" in (out / "report.md").read_text()
+
+
 def test_full_ft_reference_in_iteration_2_is_judge_1(full_run):
     out, _ = full_run
     sft, j1, j2 = out / "sft/pointwise/model", out / "iter1/dpo/model", out / "iter2/dpo/model"

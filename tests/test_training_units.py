@@ -586,3 +586,97 @@ def test_sft_items_and_iteration_inputs_are_disjoint(tmp_path):
     assert sft_and_iteration_pool(items, None, seed=0) == (items, items)
     with pytest.raises(DataError, match="sft_size"):
         sft_and_iteration_pool(items, 30, seed=0)
+
+
+def test_validation_gate_config_keeps_old_fingerprints(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\n")
+    default = TrainConfig.load(p)
+    d = default.to_dict()
+    del d["validation"]  # configs written before the gate existed
+    assert TrainConfig.from_dict(d).fingerprint() == default.fingerprint()
+    gated = TrainConfig.load(p, ["validation.size=50", "validation.min_gain=0.01"])
+    assert gated.validation.size == 50 and gated.fingerprint() != default.fingerprint()
+    with pytest.raises(ConfigError, match=r"validation\.size must be an integer >= 0, got -1"):
+        TrainConfig.load(p, ["validation.size=-1"])
+    with pytest.raises(ConfigError, match=r"validation\.min_gain must be a finite number, got nan"):
+        TrainConfig.load(p, ["validation.min_gain=.nan"])
+
+
+def test_validation_split_takes_only_items_no_stage_uses(tmp_path):
+    from selfrat_eval.training.data import sft_and_iteration_pool, validation_split
+
+    items, _ = load_pool(DataConfig(source=str(write_collection(tmp_path / "fc.jsonl", 30)), decontaminate_against=None))
+    sft, pool = sft_and_iteration_pool(items, 10, seed=0)
+    slices = iteration_slices(len(pool), [6, 6], seed=0)
+    used = sft + [pool[i] for s in slices for i in s]
+    val = validation_split(items, used, 8, seed=0)
+    assert len(val) == 8 and not {it.id for it in val} & {it.id for it in used}
+    five = validation_split(items, used, 5, seed=0)
+    assert validation_split(items, used, 5, seed=0) == five and validation_split(items, used, 5, seed=1) != five
+    assert validation_split(items, used, 0, seed=0) == []
+    with pytest.raises(DataError, match="validation.size=9 needs that many training items .* only 8 are left"):
+        validation_split(items, used, 9, seed=0)
+
+
+def test_train_refuses_a_validation_split_the_pool_cannot_hold_before_loading_a_model(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, 30, "data.heldout_size=5", "data.sft_size=10", "iterations=[5,5]", "validation.size=6")
+    line = _error_line(err)
+    assert code == 2 and "validation.size=6 needs that many training items" in line and "only 5 are left" in line
+    assert not list(tmp_path.glob("runs/*/sft"))
+    code, err = _train(tmp_path, capsys, 30, "data.heldout_size=5", "iterations=[5,5]", "validation.size=1")
+    assert code == 2 and "only 0 are left" in _error_line(err)  # SFT on every training item leaves none
+
+
+def test_gate_rule_counts_an_undefined_pearson_as_zero():
+    from selfrat_eval.training.pipeline import gate_keeps
+
+    assert gate_keeps(0.50, 0.40, 0.0) and not gate_keeps(0.39, 0.40, 0.0)
+    assert gate_keeps(0.40, 0.40, 0.0) and not gate_keeps(0.44, 0.40, 0.05)
+    assert gate_keeps(0.10, None, 0.0) and not gate_keeps(-0.10, None, 0.0)
+    assert not gate_keeps(None, 0.2, 0.0) and gate_keeps(None, -0.2, 0.0)
+
+
+def _demo_judgment(verdicts: list[str], score: int) -> dict:
+    clauses = " ".join(f"Check {i}: evidence {i} ({v})." for i, v in enumerate(verdicts))
+    met = verdicts.count("met")
+    return {"score": score, "rationale": f"{clauses} {met} of {len(verdicts)} met, so the score is {met + 1}.",
+            "text": "", "error": None}
+
+
+def test_constraint_count_check_reads_only_the_judgments_own_verdicts():
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits, score_follows_verdicts
+
+    for item in build_splits(SyntheticConfig(n_train=20, n_heldout=0, seed=3))["train"]:
+        rationale, _, score = item.metadata["target"].rpartition(" [RESULT] ")
+        assert score_follows_verdicts(rationale, int(score))  # every reference rationale is consistent
+        assert not score_follows_verdicts(rationale, int(score) % 5 + 1)
+    three = _demo_judgment(["met", "met", "violated"], 3)["rationale"]
+    assert not score_follows_verdicts(three, 3)  # one verdict short of the four constraints
+
+
+def test_consistency_check_keeps_chosen_judgments_whose_score_follows_their_rationale():
+    """Gold 3: a judgment saying 3 while its verdicts count 2 met is not chosen (it reached the
+    gold score through a wrong verdict and a miscount); an input whose only gold-score judgments are
+    like that yields no pair, counted as such, and re-sampling sees it the same way."""
+    from selfrat_eval.training.curation import pair_status
+
+    right = _demo_judgment(["met", "met", "violated", "violated"], 3)
+    miscount = {**_demo_judgment(["met", "met", "met", "violated"], 3)}  # its verdicts say 4
+    wrong = _demo_judgment(["violated"] * 4, 1)
+    good = {"key": "a", "gold": 3, "prompt": [], "samples": [miscount, right, wrong, miscount]}
+    only_bad = {"key": "b", "gold": 3, "prompt": [], "samples": [miscount, wrong]}
+    cfg = CurationConfig(strategy="gold", min_gap=2, pairs_per_input=4, balance="none", consistency="constraint-count")
+    pairs, stats = curate([good, only_bad], cfg, seed=0)
+    assert {p["chosen_index"] for p in pairs} == {1} and {p["key"] for p in pairs} == {"a"}
+    assert stats["inputs_without_pairs"] == {"no_consistent_chosen": 1} and stats["n_on_label_samples_inconsistent"] == 3
+    plain, plain_stats = curate([good, only_bad], CurationConfig(strategy="gold", min_gap=2, pairs_per_input=4, balance="none"), seed=0)
+    assert {p["key"] for p in plain} == {"a", "b"} and "n_on_label_samples_inconsistent" not in plain_stats
+    assert pair_status(only_bad, cfg) == "no_consistent_chosen" and pair_status(good, cfg) is None
+    rows, rs = rejection_sampling_examples([good, only_bad], 4, 0, consistency="constraint-count")
+    assert [r["completion"][0]["content"].startswith(right["rationale"]) for r in rows] == [True]
+    assert rejection_sampling_examples([good, only_bad], 4, 0)[1]["n_examples"] == 3  # distinct texts per input, no check
+    with pytest.raises(ConfigError, match="curation.consistency must be empty or one of"):
+        TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"consistency": "nope"}})
+    assert TrainConfig.from_dict({"model": {"name_or_path": "m"}}).fingerprint() != TrainConfig.from_dict(
+        {"model": {"name_or_path": "m"}, "curation": {"consistency": "constraint-count"}}).fingerprint()

@@ -253,6 +253,18 @@ def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Chec
     return " ".join(parts) + f" {met} of {len(checks)} met, so the score is {met + 1}."
 
 
+VERDICT = re.compile(r"\((met|violated)\)\.")
+
+
+def score_follows_verdicts(rationale: str, score: int) -> bool:
+    """Whether a judgment in the demo's rationale format is consistent with itself: one verdict per
+    constraint and the score it gives is 1 + the verdicts it calls met. Uses only the judgment's
+    own text (never the gold verdicts), so it can filter self-sampled judgments: a judgment can
+    land on the gold score through a wrong verdict and a miscount that cancel."""
+    verdicts = VERDICT.findall(rationale)
+    return len(verdicts) == N_CONSTRAINTS and 1 + verdicts.count("met") == score
+
+
 # ---- generation ---------------------------------------------------------------------------------
 
 

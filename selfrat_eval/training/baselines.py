@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .consistency import consistency_check
 from .curation import balance_by_label, judgment_text
 
 
@@ -17,11 +18,14 @@ def rejection_sampling_examples(
     *,
     balance: str = "none",
     balance_cap: int | None = None,
+    consistency: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """SFT rows from sampled judgments that land on the gold score (up to ``per_input`` distinct
     texts per input, seeded), label-balanced like preference pairs (``balance``/``balance_cap``, see
     :func:`selfrat_eval.training.curation.balance_by_label`; without it a seed that is right mostly
-    on one score teaches its SFT to say that score everywhere), plus counts."""
+    on one score teaches its SFT to say that score everywhere) and, with ``consistency``, only
+    judgments whose score follows from their own rationale (as for chosen judgments), plus counts."""
+    check = consistency_check(consistency)
     rows: list[dict[str, Any]] = []
     n_inputs_kept = 0
     for rec in records:
@@ -30,6 +34,8 @@ def rejection_sampling_examples(
         texts = []
         for s in rec["samples"]:
             if s.get("score") is not None and s.get("rationale") is not None and int(s["score"]) == int(rec["gold"]):
+                if check is not None and not check(str(s["rationale"]), int(s["score"])):
+                    continue
                 t = judgment_text(s)
                 if t not in texts:
                     texts.append(t)

@@ -155,6 +155,9 @@ class CurationConfig:
     balance: str = "cap"
     balance_cap: int | None = None
     max_pairs: int | None = None
+    # A rationale-score consistency check (selfrat_eval.training.consistency) every chosen judgment
+    # and rejection-sampling SFT example must pass; None = the score alone decides.
+    consistency: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.balance, bool):  # the former boolean switch
@@ -206,6 +209,19 @@ class EvalConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """Checkpoint selection between iterations. Each trained judge is judged greedily (the
+    ``feedback_bench`` protocol, like the held-out split) on ``size`` validation items, and kept
+    only if its Pearson reaches the incumbent's plus ``min_gain``; otherwise the next iteration
+    samples from, and trains, the incumbent again. The items are training items the run leaves
+    unused (outside every iteration slice, and outside the SFT share when SFT runs), so a larger
+    ``size`` needs a larger pool. ``size: 0`` keeps every iteration, as the paper does."""
+
+    size: int = 0
+    min_gain: float = 0.0
+
+
+@dataclass
 class TrainConfig:
     output_dir: str = "runs/selfrat"
     seed: int = 0
@@ -219,6 +235,7 @@ class TrainConfig:
     dpo: DPOConfig = field(default_factory=DPOConfig)
     rs_sft: RejectionSamplingConfig = field(default_factory=RejectionSamplingConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     # Training baselines run beside self-rationalization on the same data and samples:
     # "rejection-sampling" = RS-SFT of the seed on iteration 1's samples (stage ``rs_sft``).
     baselines: list[str] = field(default_factory=list)
@@ -259,6 +276,10 @@ class TrainConfig:
             d.pop(key, None)
         if not d["data"]["allow_reuse"]:  # added later: runs started before it keep their fingerprint
             del d["data"]["allow_reuse"]
+        if d["curation"]["consistency"] is None:  # likewise
+            del d["curation"]["consistency"]
+        if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
+            del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def validate(self, where: str = "config") -> None:
@@ -273,6 +294,11 @@ class TrainConfig:
             raise bad(f"curation.strategy must be one of {STRATEGIES}, got {self.curation.strategy!r}")
         if self.curation.min_gap < 1:
             raise bad("curation.min_gap must be >= 1")
+        from .consistency import CONSISTENCY_CHECKS
+
+        if self.curation.consistency is not None and self.curation.consistency not in CONSISTENCY_CHECKS:
+            raise bad(f"curation.consistency must be empty or one of {sorted(CONSISTENCY_CHECKS)}, "
+                      f"got {self.curation.consistency!r}")
         if self.curation.pairs_per_input < 1:
             raise bad("curation.pairs_per_input must be >= 1")
         if self.sampling.n < 2 and self.method == "self-rationalization":
@@ -354,6 +380,9 @@ class TrainConfig:
             ("data.limit", self.data.limit, lambda v: v is None or (_is_int(v) and v >= 1), "empty or an integer >= 1"),
             ("curation.max_pairs", self.curation.max_pairs, lambda v: v is None or (_is_int(v) and v >= 1),
              "empty or an integer >= 1"),
+            ("validation.size", self.validation.size, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+            ("validation.min_gain", self.validation.min_gain,
+             lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf"), "a finite number"),
         ]
         for stage, t in (("sft", self.sft), ("dpo", self.dpo)):
             checks += [

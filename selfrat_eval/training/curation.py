@@ -11,6 +11,8 @@ the same samples and seed give the same pairs. ``balance`` limits how many pairs
 may have (a judge trained on mostly-5 pairs learns to say 5): ``cap`` cuts every label to a cap
 (default: the mean count per label present) and keeps the rarer labels whole, ``min`` cuts every
 label down to the rarest one's count (which can throw most pairs away), ``none`` keeps all.
+``consistency`` (a check of :mod:`.consistency`) keeps a chosen judgment only if its stated score
+follows from its own rationale.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from ..aggregation import majority_vote
 from ..formats import format_judgment
 from .config import CurationConfig
+from .consistency import Check, consistency_check
 
 
 def _valid(samples: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -40,10 +43,19 @@ def _rng(seed: int, key: str) -> random.Random:
     return random.Random(f"{seed}:{key}")
 
 
+def _passes(check: Check | None, sample: Mapping[str, Any]) -> bool:
+    return check is None or check(str(sample["rationale"]), int(sample["score"]))
+
+
 def _pairs_for_label(
-    valid: list[tuple[int, Mapping[str, Any]]], label: int, min_gap: int, k: int, rng: random.Random
+    valid: list[tuple[int, Mapping[str, Any]]],
+    label: int,
+    min_gap: int,
+    k: int,
+    rng: random.Random,
+    check: Check | None = None,
 ) -> list[tuple[int, int]]:
-    chosen = [i for i, s in valid if int(s["score"]) == label]
+    chosen = [i for i, s in valid if int(s["score"]) == label and _passes(check, s)]
     rejected = [i for i, s in valid if abs(int(s["score"]) - label) >= min_gap]
     return _pick(chosen, rejected, k, rng, valid)
 
@@ -89,9 +101,10 @@ def curate(
     """
     if cfg.strategy == "meta-judge" and meta_ratings is None:
         raise ValueError("curation.strategy=meta-judge needs meta ratings")
+    check = consistency_check(cfg.consistency)
     pairs: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
-    n_samples = n_valid = 0
+    n_samples = n_valid = n_on_label_inconsistent = 0
     for rec in records:
         key = str(rec["key"])
         samples = rec["samples"]
@@ -106,10 +119,10 @@ def curate(
             if rec.get("gold") is None:
                 raise ValueError(f"samples record {key}: strategy 'gold' needs a gold score")
             label = int(rec["gold"])
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check)
         elif cfg.strategy == "majority":
             label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check)
         else:
             ratings = list(meta_ratings.get(key, ())) if meta_ratings else []
             rated = [(i, s) for i, s in valid if i < len(ratings) and ratings[i] is not None]
@@ -119,16 +132,17 @@ def curate(
             best = max(ratings[i] for i, _ in rated)  # type: ignore[type-var]
             top = [i for i, _ in rated if ratings[i] == best]
             label = int(samples[top[0]]["score"])
-            chosen = [i for i in top if int(samples[i]["score"]) == label]
+            chosen = [i for i in top if int(samples[i]["score"]) == label and _passes(check, samples[i])]
             rejected = [
                 i
                 for i, s in rated
                 if ratings[i] < best and abs(int(s["score"]) - label) >= cfg.min_gap  # type: ignore[operator]
             ]
             picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid)
+        on_label = [s for _, s in valid if int(s["score"]) == label]
+        n_on_label_inconsistent += sum(not _passes(check, s) for s in on_label)
         if not picked:
-            has_label = any(int(s["score"]) == label for _, s in valid)
-            reasons["no_chosen" if not has_label else "no_rejected"] += 1
+            reasons[_no_pair_reason(on_label, check)] += 1
             continue
         for c, r in picked:
             pairs.append(
@@ -167,7 +181,18 @@ def curate(
         "inputs_without_pairs": dict(sorted(reasons.items())),
         "n_inputs_without_pairs": sum(reasons.values()),
     }
+    if check is not None:
+        stats["consistency"] = cfg.consistency
+        stats["n_on_label_samples_inconsistent"] = n_on_label_inconsistent
     return pairs, stats
+
+
+def _no_pair_reason(on_label: Sequence[Mapping[str, Any]], check: Check | None) -> str:
+    if not on_label:
+        return "no_chosen"
+    if not any(_passes(check, s) for s in on_label):
+        return "no_consistent_chosen"  # judgments on the label, each contradicting its own rationale
+    return "no_rejected"
 
 
 def label_cap(counts: Mapping[int, int], mode: str, cap: int | None = None) -> int | None:
@@ -212,6 +237,7 @@ def pair_status(rec: Mapping[str, Any], cfg: CurationConfig) -> str | None:
         label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
     else:
         raise ValueError("re-sampling needs the gold or majority strategy")
-    if _pairs_for_label(valid, label, cfg.min_gap, 1, random.Random(0)):
+    check = consistency_check(cfg.consistency)
+    if _pairs_for_label(valid, label, cfg.min_gap, 1, random.Random(0), check):
         return None
-    return "no_chosen" if all(int(s["score"]) != label for _, s in valid) else "no_rejected"
+    return _no_pair_reason([s for _, s in valid if int(s["score"]) == label], check)

@@ -135,6 +135,30 @@ def iteration_slices(n_items: int, counts: Sequence[int], seed: int, *, allow_re
     return out
 
 
+def validation_split(
+    train: Sequence[PointwiseItem],
+    used: Iterable[PointwiseItem],
+    size: int,
+    seed: int,
+) -> list[PointwiseItem]:
+    """A seeded choice of ``size`` training items among those the run does not ``use`` (SFT and
+    iteration inputs), so the validation gate never judges an item a judge was trained or sampled
+    on. Too few unused items is a DataError before any model loads."""
+    if size <= 0:
+        return []
+    used_ids = {it.id for it in used}
+    free = [it for it in train if it.id not in used_ids]
+    if len(free) < size:
+        raise DataError(
+            f"validation.size={size} needs that many training items outside the SFT share and the iteration "
+            f"inputs, but only {len(free)} are left; lower validation.size or iterations, set data.sft_size, "
+            "or use more data"
+        )
+    order = list(range(len(free)))
+    random.Random(f"{seed}:validation").shuffle(order)
+    return [free[i] for i in sorted(order[:size])]
+
+
 def judge_messages(item: PointwiseItem, use_reference: bool = True) -> Messages:
     prompt = absolute_prompt(
         item.instruction, item.response, item.rubric, item.reference_answer if use_reference else None

@@ -6,10 +6,12 @@ Layout of ``output_dir``::
     config.yaml              the resolved config
     data/splits.json         held-out, SFT and per-iteration input ids, decontamination counts
     data/heldout.jsonl       the held-out split (Feedback Bench layout), written once
+    data/validation.jsonl    the validation split of the gate (``validation.size`` > 0)
     cache/                   the runner's generation cache of every held-out evaluation
     sft/pointwise/model  sft/eval/<strategy>/results.json     (judge 0; ``base/eval`` when SFT is skipped)
     iter1/samples.jsonl  iter1/resample<r>.jsonl  iter1/pairs.jsonl  iter1/curation.json
     iter1/dpo/{checkpoints,model}  iter1/eval/<strategy>/results.json
+    <judge>/validation/greedy/results.json   the gate's verdict input (``validation.size`` > 0)
     rs_sft/{model,eval}      baseline ``rejection-sampling``: RS-SFT of the seed on iteration 1's samples
     iter2/...
     curve.json  report.md
@@ -18,6 +20,11 @@ A stage recorded as done in the manifest is skipped; an interrupted stage resume
 files (complete sample batches, trainer checkpoints, the evaluation cache). The manifest refuses a
 changed config. Held-out evaluation is the ``feedback_bench`` protocol through the native runner
 (:mod:`.evaluate`).
+
+With ``validation.size`` > 0 every trained judge passes a gate (stage ``iter<t>/validation``): it is
+kept only if its greedy Pearson on the validation split reaches the incumbent's plus
+``validation.min_gain``; otherwise iteration t's judge *is* the incumbent (its ``iter<t>/eval`` is
+the incumbent's, from the cache) and iteration t+1 samples from and trains the incumbent.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from .data import (
     read_jsonl,
     sft_and_iteration_pool,
     split_heldout,
+    validation_split,
     write_jsonl,
 )
 from .distributed import barrier as _barrier
@@ -115,6 +123,8 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
     stages = ["sft"] if cfg.sft.enabled else []
     evaluate = cfg.evaluation.enabled
     stages += [f"{seed}/eval"] if evaluate else []
+    gate = cfg.validation.size > 0
+    stages += [f"{seed}/validation"] if gate else []
     n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
     for t in range(1, n_iter + 1):
         stages.append(f"iter{t}/sampling")
@@ -126,6 +136,7 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
             if cfg.curation.strategy == "meta-judge":
                 stages.append(f"iter{t}/meta_judge")
             stages += [f"iter{t}/curation", f"iter{t}/dpo"]
+        stages += [f"iter{t}/validation"] if gate else []
         stages += [f"iter{t}/eval"] if evaluate else []
     return stages
 
@@ -155,6 +166,7 @@ class Pipeline:
         check_sampling_launch(cfg, pending, stop_after)
         self.curve: list[dict[str, Any]] = []
         self.judges: dict[str, str] = {}  # stage name -> model folder of every judge trained
+        self.gate_log: list[dict[str, Any]] = []  # the validation gate's decisions, in order
 
     def stage(self, name: str, fn: Callable[[], dict[str, Any]], *, all_ranks: bool = False) -> dict[str, Any]:
         """Run a stage once. Under ``accelerate launch`` training stages and self-sampling run on
@@ -196,6 +208,8 @@ class Pipeline:
             self.train, self.heldout = split_heldout(pool, cfg.data.heldout_size, cfg.seed)
         self.sft_items, self.iter_pool = sft_and_iteration_pool(self.train, cfg.data.sft_size, cfg.seed)
         self.slices = iteration_slices(len(self.iter_pool), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
+        used = [self.iter_pool[i] for s in self.slices for i in s] + (self.sft_items if cfg.sft.enabled else [])
+        self.validation = validation_split(self.train, used, cfg.validation.size, cfg.seed)
         splits = {
             "source": cfg.data.source,
             "heldout_source": cfg.data.heldout_source,
@@ -205,6 +219,8 @@ class Pipeline:
             "sft_ids": [it.id for it in self.sft_items],
             "iteration_ids": [[self.iter_pool[i].id for i in s] for s in self.slices],
         }
+        if self.validation:  # only then: runs without a gate keep their splits.json
+            splits["validation_ids"] = [it.id for it in self.validation]
         path = self.out / "data" / "splits.json"
         if path.exists():
             old = json.loads(path.read_text(encoding="utf-8"))
@@ -217,9 +233,12 @@ class Pipeline:
         self.heldout_path = self.out / "data" / "heldout.jsonl"
         if self.heldout and not self.heldout_path.exists() and _is_main():
             write_jsonl(self.heldout_path, (feedback_row(it) for it in self.heldout))
+        self.validation_path = self.out / "data" / "validation.jsonl"
+        if self.validation and not self.validation_path.exists() and _is_main():
+            write_jsonl(self.validation_path, (feedback_row(it) for it in self.validation))
         _barrier()
-        log.info("data: %d training items (%d for SFT), %d held out, dropped %s",
-                 len(self.train), len(self.sft_items), len(self.heldout), dropped)
+        log.info("data: %d training items (%d for SFT, %d for validation), %d held out, dropped %s",
+                 len(self.train), len(self.sft_items), len(self.validation), len(self.heldout), dropped)
 
     # ---- stages ------------------------------------------------------------------------------
 
@@ -268,6 +287,40 @@ class Pipeline:
         self.judges["sft"] = ref.path
         self.evaluate("sft", ref, sft_dir / "eval")
         return ref
+
+    def validate(self, name: str, judge: ModelRef) -> dict[str, Any]:
+        """Greedy ``feedback_bench`` on the validation split (stage ``<name>/validation``)."""
+        from ..protocols import StrategyConfig
+        from .evaluate import evaluate_judge
+
+        def run() -> dict[str, Any]:
+            runs = evaluate_judge(self.cfg, judge, self.validation_path, self.out / name / "validation",
+                                  [StrategyConfig(name="greedy")])
+            greedy = runs["greedy"]
+            return {k: greedy.get(k) for k in ("pearson", "parse_rate", "n", "n_failed", "results")}
+
+        return self.stage(f"{name}/validation", run)
+
+    def gate(self, t: int, incumbent: ModelRef, candidate: ModelRef) -> ModelRef:
+        """Iteration t's judge: ``candidate`` if its validation Pearson reaches the incumbent's plus
+        ``validation.min_gain``, else the incumbent. Without a validation split every candidate is
+        kept."""
+        if not self.validation:
+            return candidate
+        if not self.gate_log:
+            raise RuntimeError("the seed judge's validation stage has not run")
+        held = self.gate_log[-1]
+        info = self.validate(f"iter{t}", candidate)
+        new, old = info.get("pearson"), held["pearson"]
+        kept = gate_keeps(new, old, self.cfg.validation.min_gain)
+        judge = candidate if kept else incumbent
+        winner = f"iter{t}" if kept else held["judge"]
+        self.gate_log.append({"candidate": f"iter{t}", "candidate_pearson": new, "incumbent": held["judge"],
+                              "incumbent_pearson": old, "kept": kept, "judge": winner,
+                              "pearson": new if kept else old, "model": judge.path})
+        log.info("iteration %d: validation Pearson %s vs %s of %s -> %s", t, new, old, held["judge"],
+                 "kept" if kept else f"rejected, continuing from {held['judge']}")
+        return judge
 
     def _backend(self, judge: ModelRef) -> LazyBackend:
         return LazyBackend(lambda: make_backend(judge.path, self.cfg, gguf_file=judge.gguf_file))
@@ -386,6 +439,7 @@ class Pipeline:
                 derive_seed(cfg.seed, t, 2),
                 balance=cfg.curation.balance,
                 balance_cap=cfg.curation.balance_cap,
+                consistency=cfg.curation.consistency,
             )
             if not rows:
                 raise RuntimeError(f"iteration {t}: no sampled judgment matched the gold score; nothing to SFT on")
@@ -403,11 +457,15 @@ class Pipeline:
         self.load_data()
         judge = self.seed_judge()
         seed = judge
+        if self.validation:
+            seed_name = "sft" if cfg.sft.enabled else "base"
+            info = self.validate(seed_name, seed)
+            self.gate_log.append({"judge": seed_name, "pearson": info.get("pearson"), "model": seed.path})
         for t, idx in enumerate(self.slices, start=1):
             items = [self.iter_pool[i] for i in idx]
             records = self.sample(t, judge, items)
             if cfg.method == "rejection-sampling":
-                judge = self.rejection_sft(t, judge, records, f"iter{t}/rs_sft", self.out / f"iter{t}" / "rs_sft")
+                trained = self.rejection_sft(t, judge, records, f"iter{t}/rs_sft", self.out / f"iter{t}" / "rs_sft")
             else:
                 if t == 1 and "rejection-sampling" in cfg.baselines:
                     # the baseline sees exactly the inputs and samples SRE iteration 1 uses
@@ -415,7 +473,8 @@ class Pipeline:
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
                 pairs, held = self.curate(t, judge, records)
-                judge = self.dpo(t, judge, pairs, held)
+                trained = self.dpo(t, judge, pairs, held)
+            judge = self.gate(t, judge, trained)
             self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
         summary = {
@@ -423,6 +482,7 @@ class Pipeline:
             "final_model": judge.path,
             "judges": self.judges,
             "curve": self.curve,
+            "validation_gate": self.gate_log,
             "seconds_this_run": round(time.time() - t0, 1),
         }
         if not _is_main():
@@ -430,6 +490,12 @@ class Pipeline:
         (self.out / "curve.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
         (self.out / "report.md").write_text(render_report(summary, self.manifest.data), encoding="utf-8")
         return summary
+
+
+def gate_keeps(candidate: float | None, incumbent: float | None, min_gain: float) -> bool:
+    """The validation gate's rule. An undefined Pearson (a constant judge, or nothing parsed) counts
+    as 0: it ranks nothing, so it neither beats a judge with signal nor is beaten by one below 0."""
+    return (candidate or 0.0) >= (incumbent or 0.0) + min_gain
 
 
 def split_pairs_by_input(pairs: list[dict[str, Any]], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -509,6 +575,23 @@ def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
                 f"{smp.get('n_inputs_resampled', 0)} ({smp.get('n_extra_samples', 0)}) | {smp.get('n_inputs_rescued', 0)} | "
                 f"{cur.get('n_pairs_before_balance')} | {cur.get('n_pairs')} | {by_label} | "
                 f"{cur.get('n_inputs_without_pairs')} {cur.get('inputs_without_pairs', {})} |"
+            )
+    gate = summary.get("validation_gate") or []
+    if gate:
+        lines += [
+            "",
+            "## Validation gate",
+            "",
+            f"Seed judge `{gate[0]['judge']}`: validation Pearson {_f(gate[0]['pearson'])} "
+            "(greedy, `<judge>/validation/greedy/results.json`).",
+            "",
+            "| iteration | trained judge's Pearson | incumbent (Pearson) | decision | iteration's judge |",
+            "|---|---|---|---|---|",
+        ]
+        for g in gate[1:]:
+            lines.append(
+                f"| {g['candidate']} | {_f(g['candidate_pearson'])} | {g['incumbent']} ({_f(g['incumbent_pearson'])}) | "
+                f"{'kept' if g['kept'] else 'rejected'} | {g['judge']} |"
             )
     lines += ["", "## Stages", ""]
     for name, info in stages.items():

@@ -1,0 +1,31 @@
+"""Rationale-score consistency checks for curation (``curation.consistency``).
+
+A gold-anchored preference pair only checks a judgment's final score. When a rationale's own
+reasoning implies a different score than the one it states, the judgment can still land on the
+gold score, and DPO would then prefer that reasoning. A check names a format-specific test
+``(rationale, score) -> bool`` that uses only the judgment's text; chosen judgments (and
+rejection-sampling SFT examples) must pass it. Checks are imported lazily by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+Check = Callable[[str, int], bool]
+
+# name -> "module:function"
+CONSISTENCY_CHECKS: dict[str, str] = {
+    # the demo's synthetic constraint tasks: score = 1 + the verdicts the rationale calls met
+    "constraint-count": "selfrat_eval.demo.data:score_follows_verdicts",
+}
+
+
+def consistency_check(name: str | None) -> Check | None:
+    """The check called ``name`` (None: no check)."""
+    if name is None:
+        return None
+    if name not in CONSISTENCY_CHECKS:
+        raise ValueError(f"unknown consistency check {name!r}; known: {sorted(CONSISTENCY_CHECKS)}")
+    module, _, attr = CONSISTENCY_CHECKS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
