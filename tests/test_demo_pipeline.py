@@ -271,3 +271,41 @@ def _pearson(pred: list, gold: list) -> float:
     from selfrat_eval.metrics import score_metrics
 
     return score_metrics(pred, gold)["pearson"]
+
+
+@pytest.mark.slow
+def test_perturbation_controls_of_an_iteration(tiny_run: Path, tmp_path: Path) -> None:
+    """``bench_perturbation.py``: the opposite step is start - Delta, a scaled step start + a Delta,
+    a random step has Delta's norm per tensor and leaves untouched tensors alone; the trained judge's held-out run is the run's
+    own (same settings, from the run's cache)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from selfrat_eval.demo.report import run_predictions
+
+    out = tmp_path / "perturb"
+    assert _script("bench_perturbation").main(["--run", str(tiny_run), "--iteration", "1", "--random", "1",
+                                                "--scale", "0.5", "--out", str(out), "--bootstrap", "200", "--keep-models"]) == 0
+    result = json.loads((out / "perturbation.json").read_text())
+    assert [r["judge"] for r in result["rows"]] == ["start", "trained", "anti", "random0", "scale0.5"]
+    start_run = run_predictions(out / "start" / "eval" / "greedy" / "results.json")
+    assert start_run["pred"] == run_predictions(tiny_run / "sft" / "eval" / "greedy" / "results.json")["pred"]
+    trained = run_predictions(out / "trained" / "eval" / "greedy" / "results.json")
+    assert trained["pred"] == run_predictions(tiny_run / "iter1" / "eval" / "greedy" / "results.json")["pred"]
+    assert json.loads((out / "trained/eval/greedy/results.json").read_text())["generation"]["cache_misses"] == 0
+    start = load_file(result["start"] + "/model.safetensors")
+    after = load_file(result["trained"] + "/model.safetensors")
+    anti = load_file(str(out / "anti/model/model.safetensors"))
+    rand = load_file(str(out / "random0/model/model.safetensors"))
+    half = load_file(str(out / "scale0.5/model/model.safetensors"))
+    changed = [k for k in start if not torch.equal(start[k], after[k])]
+    assert changed
+    for k in start:
+        delta = after[k].float() - start[k].float()
+        if k not in changed:
+            assert torch.equal(anti[k], start[k]) and torch.equal(rand[k], start[k])
+            continue
+        assert torch.allclose(anti[k].float(), start[k].float() - delta, atol=1e-5)
+        assert torch.allclose(half[k].float(), start[k].float() + 0.5 * delta, atol=1e-5)
+        step = rand[k].float() - start[k].float()
+        assert torch.isclose(step.norm(), delta.norm(), rtol=1e-3) and not torch.allclose(step, delta)
