@@ -309,3 +309,16 @@ def test_perturbation_controls_of_an_iteration(tiny_run: Path, tmp_path: Path) -
         assert torch.allclose(half[k].float(), start[k].float() + 0.5 * delta, atol=1e-5)
         step = rand[k].float() - start[k].float()
         assert torch.isclose(step.norm(), delta.norm(), rtol=1e-3) and not torch.allclose(step, delta)
+
+
+@pytest.mark.slow
+def test_rejudge_from_an_empty_cache_matches_the_run_with_hf(tiny_run: Path, tmp_path: Path) -> None:
+    """``bench_rejudge.py``: every repeat generates everything again (fresh cache); the hf backend
+    reproduces the run's cached evaluation item for item."""
+    out = tmp_path / "rejudge"
+    assert _script("bench_rejudge").main(["--run", str(tiny_run), "--judge", "sft", "--repeats", "1", "--out", str(out)]) == 0
+    (row,) = json.loads((out / "rejudge.json").read_text())["rows"]
+    assert row["items_differing"] == 0 and row["n"] == load_preset("tiny").data.n_heldout
+    assert json.loads((out / "repeat0/greedy/results.json").read_text())["generation"]["cache_misses"] == row["n"]
+    with pytest.raises(SystemExit, match="no judge 'iter9'"):
+        _script("bench_rejudge").main(["--run", str(tiny_run), "--judge", "iter9", "--out", str(out)])
