@@ -126,6 +126,11 @@ def test_planned_stages_name_what_stop_after_accepts() -> None:
     ]  # fmt: skip
     rs = TrainConfig.from_dict({**raw, "method": "rejection-sampling", "baselines": [], "sft": {"enabled": False}})
     assert planned_stages(rs)[:4] == ["base/eval", "iter1/sampling", "iter1/rs_sft", "iter1/eval"]
+    gated = TrainConfig.from_dict({**raw, "method": "rejection-sampling", "baselines": [], "sft": {"enabled": False},
+                                   "validation": {"size": 10}})
+    assert planned_stages(gated)[:5] == ["base/eval", "base/validation", "iter1/sampling", "iter1/rs_sft", "iter1/validation"]
+    sft_only = TrainConfig.from_dict({**raw, "method": "sft-only", "baselines": [], "validation": {"size": 10}})
+    assert planned_stages(sft_only) == ["sft", "sft/eval"]  # no iteration, nothing to gate
     check_stop_after("iter2/dpo", cfg)
     for bad in ("iter3/dpo", "dpo", "iter1/rs_sft"):
         with pytest.raises(ConfigError, match="not a stage of this run"):

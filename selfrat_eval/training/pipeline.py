@@ -123,9 +123,9 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
     stages = ["sft"] if cfg.sft.enabled else []
     evaluate = cfg.evaluation.enabled
     stages += [f"{seed}/eval"] if evaluate else []
-    gate = cfg.validation.size > 0
-    stages += [f"{seed}/validation"] if gate else []
     n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
+    gate = cfg.validation.size > 0 and n_iter > 0  # nothing to gate without iterations
+    stages += [f"{seed}/validation"] if gate else []
     for t in range(1, n_iter + 1):
         stages.append(f"iter{t}/sampling")
         if cfg.method == "rejection-sampling":
@@ -209,7 +209,7 @@ class Pipeline:
         self.sft_items, self.iter_pool = sft_and_iteration_pool(self.train, cfg.data.sft_size, cfg.seed)
         self.slices = iteration_slices(len(self.iter_pool), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
         used = [self.iter_pool[i] for s in self.slices for i in s] + (self.sft_items if cfg.sft.enabled else [])
-        self.validation = validation_split(self.train, used, cfg.validation.size, cfg.seed)
+        self.validation = validation_split(self.train, used, cfg.validation.size if counts else 0, cfg.seed)
         splits = {
             "source": cfg.data.source,
             "heldout_source": cfg.data.heldout_source,
