@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from selfrat_eval.demo.data import SyntheticConfig, build_splits
+from selfrat_eval.training.data import read_jsonl
 
 # evidence-first clauses "Label: evidence (met)." and verdict-first clauses "Label: met (evidence)."
 EVIDENCE_FIRST = re.compile(r"([^.]*?): (.*?) \((met|violated)\)\.")
@@ -122,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for path in args.pairs:
         run = yaml.safe_load((path.parent.parent / "config.yaml").read_text(encoding="utf-8"))
-        rows = [json.loads(line) for line in Path(run["data"]["source"]).read_text(encoding="utf-8").splitlines() if line.strip()]
-        targets = {str(r["__index_level_0__"]): r["output"] for r in rows}
-        pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        targets = {str(r["__index_level_0__"]): r["output"] for r in read_jsonl(Path(run["data"]["source"]))}
+        pairs = list(read_jsonl(path))
         print(json.dumps({"pairs": str(path), **analyze_pairs(pairs, targets)}))
     if not args.results:
         return 0

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .consistency import consistency_check
+from .consistency import consistency_check, passes
 from .curation import balance_by_label, judgment_text
 
 
@@ -33,9 +33,8 @@ def rejection_sampling_examples(
             raise ValueError(f"samples record {rec.get('key')}: rejection sampling needs a gold score")
         texts = []
         for s in rec["samples"]:
-            if s.get("score") is not None and s.get("rationale") is not None and int(s["score"]) == int(rec["gold"]):
-                if check is not None and not check(str(s["rationale"]), int(s["score"])):
-                    continue
+            valid = s.get("score") is not None and s.get("rationale") is not None
+            if valid and int(s["score"]) == int(rec["gold"]) and passes(check, s):
                 t = judgment_text(s)
                 if t not in texts:
                     texts.append(t)

@@ -10,7 +10,8 @@ rejection-sampling SFT examples) must pass it. Checks are imported lazily by nam
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 Check = Callable[[str, int], bool]
 
@@ -29,3 +30,8 @@ def consistency_check(name: str | None) -> Check | None:
         raise ValueError(f"unknown consistency check {name!r}; known: {sorted(CONSISTENCY_CHECKS)}")
     module, _, attr = CONSISTENCY_CHECKS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def passes(check: Check | None, sample: Mapping[str, Any]) -> bool:
+    """Whether a parsed sampled judgment (``rationale``, ``score``) passes ``check`` (no check: yes)."""
+    return check is None or check(str(sample["rationale"]), int(sample["score"]))

@@ -26,7 +26,7 @@ from typing import Any
 from ..aggregation import majority_vote
 from ..formats import format_judgment
 from .config import CurationConfig
-from .consistency import Check, consistency_check
+from .consistency import Check, consistency_check, passes
 
 
 def _valid(samples: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -43,10 +43,6 @@ def _rng(seed: int, key: str) -> random.Random:
     return random.Random(f"{seed}:{key}")
 
 
-def _passes(check: Check | None, sample: Mapping[str, Any]) -> bool:
-    return check is None or check(str(sample["rationale"]), int(sample["score"]))
-
-
 def _pairs_for_label(
     valid: list[tuple[int, Mapping[str, Any]]],
     label: int,
@@ -55,7 +51,7 @@ def _pairs_for_label(
     rng: random.Random,
     check: Check | None = None,
 ) -> list[tuple[int, int]]:
-    chosen = [i for i, s in valid if int(s["score"]) == label and _passes(check, s)]
+    chosen = [i for i, s in valid if int(s["score"]) == label and passes(check, s)]
     rejected = [i for i, s in valid if abs(int(s["score"]) - label) >= min_gap]
     return _pick(chosen, rejected, k, rng, valid)
 
@@ -132,7 +128,7 @@ def curate(
             best = max(ratings[i] for i, _ in rated)  # type: ignore[type-var]
             top = [i for i, _ in rated if ratings[i] == best]
             label = int(samples[top[0]]["score"])
-            chosen = [i for i in top if int(samples[i]["score"]) == label and _passes(check, samples[i])]
+            chosen = [i for i in top if int(samples[i]["score"]) == label and passes(check, samples[i])]
             rejected = [
                 i
                 for i, s in rated
@@ -140,7 +136,7 @@ def curate(
             ]
             picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid)
         on_label = [s for _, s in valid if int(s["score"]) == label]
-        n_on_label_inconsistent += sum(not _passes(check, s) for s in on_label)
+        n_on_label_inconsistent += sum(not passes(check, s) for s in on_label)
         if not picked:
             reasons[_no_pair_reason(on_label, check)] += 1
             continue
@@ -190,7 +186,7 @@ def curate(
 def _no_pair_reason(on_label: Sequence[Mapping[str, Any]], check: Check | None) -> str:
     if not on_label:
         return "no_chosen"
-    if not any(_passes(check, s) for s in on_label):
+    if not any(passes(check, s) for s in on_label):
         return "no_consistent_chosen"  # judgments on the label, each contradicting its own rationale
     return "no_rejected"
 
