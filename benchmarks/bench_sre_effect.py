@@ -97,6 +97,39 @@ def seed_rows(folder: Path, sre_run: Path | None = None) -> tuple[list[dict[str,
     return load_rows(rows), {"manifest": manifest, "preset": preset}
 
 
+def partial_seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """An unfinished seed (``--partial``): the comparison rows whose judges training already judged
+    held-out (``<judge>/eval/<strategy>/`` in training's manifest), read as the finished demo would
+    read them. Rows of sampling strategies (SC@N, BoN@N) run only in the demo's last stage and are
+    dropped, as are judges not trained yet."""
+    preset = json.loads((folder / "demo_preset.json").read_text(encoding="utf-8"))
+    manifest_path = folder / "manifest.json"
+    stages = json.loads(manifest_path.read_text(encoding="utf-8"))["stages"] if manifest_path.is_file() else {}
+    rows = []
+    for row in preset.get("compare", {}).get("rows", []):
+        judge = row["judge"]
+        if judge == "sft" and "sft/eval" not in stages:
+            judge = "base"  # a given seed judge (--seed-judge) is judged as training's "base" stage
+        runs = stages.get(f"{judge}/eval", {}).get("runs", {}) if stages.get(f"{judge}/eval", {}).get("status") == "done" else {}
+        entry: dict[str, Any] = {"name": row["name"], "judge": row["judge"], "iteration": row.get("iteration")}
+        for variant in VARIANTS:
+            spec = row.get(variant)
+            strategy = spec.get("name") if isinstance(spec, dict) else spec
+            if strategy is None:
+                continue
+            if strategy not in runs:
+                entry = {}
+                break
+            # the folder the manifest names, under this seed's folder (a moved or linked run still reads)
+            entry[variant] = str(folder / judge / "eval" / Path(runs[strategy]["results"]).parent.name / "results.json")
+        if entry:
+            rows.append(entry)
+    if not rows:
+        raise SystemExit(f"{folder}: no judge has a finished held-out evaluation yet")
+    meta = {"seed_judge": None, "wall_time_s": None, "peak_rss_mb": None, "partial": True}
+    return load_rows(rows), {"manifest": meta, "preset": preset}
+
+
 def _concat(per_seed: list[list[dict[str, Any]]], name: str, variant: str) -> tuple[list[float | None], list[float]]:
     pred: list[float | None] = []
     gold: list[float] = []
@@ -181,7 +214,10 @@ def _p(x: Any) -> str:
 
 
 def markdown(effect: dict[str, Any]) -> str:
-    lines = [f"{effect['n_seeds']} seeds, {effect['n_items']} held-out items pooled ({effect['pooling']}), "
+    partial = effect.get("partial")
+    lines = [f"**Partial** (`--partial`): seeds {partial['unfinished_seeds']} are unfinished; judges left out: "
+             f"{', '.join(partial['judges_left_out']) or 'none'}.", ""] if partial else []
+    lines += [f"{effect['n_seeds']} seeds, {effect['n_items']} held-out items pooled ({effect['pooling']}), "
              f"{effect['bootstrap']} bootstrap resamples.", "",
              "| judge | greedy Pearson [95% CI] | expected-score Pearson [95% CI] | expected - greedy [95% CI] | per seed (greedy / expected) |",
              "|---|---|---|---|---|"]
@@ -226,29 +262,48 @@ def main(argv: list[str] | None = None) -> int:
         help="take the SRE judges from other runs on the same seeds, e.g. runs/sweep-seeds/lr5e-4/seed{seed} "
         "(sweep_sre.py --base-run); the target becomes their last iteration",
     )
+    ap.add_argument("--partial", action="store_true",
+                    help="with --no-run: also measure unfinished seeds, on the judges training has judged in every seed "
+                         "(the target becomes the last SRE iteration they all have)")
     ap.add_argument("--bootstrap", type=int, default=5000)
     args = ap.parse_args(argv)
 
     seeds = args.seed_list if args.seed_list else list(range(args.seeds))
     times = {} if args.no_run else run_seeds(args.preset, seeds, args.out, args.overrides, args.seed_judge)
     missing = [s for s in seeds if not (args.out / f"seed{s}" / "demo_manifest.json").is_file()]
-    if missing:
-        print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run", file=sys.stderr)
+    if missing and not args.partial:
+        print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run (or measure what "
+              "training finished with --partial)", file=sys.stderr)
+        return 2
+    if missing and args.sre_runs:
+        print("--partial and --sre-runs do not combine", file=sys.stderr)
         return 2
     sre_runs = {s: Path(args.sre_runs.format(seed=s)) for s in seeds} if args.sre_runs else {}
-    loaded = [seed_rows(args.out / f"seed{s}", sre_runs.get(s)) for s in seeds]
+    loaded = [partial_seed_rows(args.out / f"seed{s}") if s in missing else seed_rows(args.out / f"seed{s}", sre_runs.get(s))
+              for s in seeds]
     per_seed = [rows for rows, _ in loaded]
     info = loaded[0][1]["preset"].get("compare", {})
+    dropped: list[str] = []
+    if missing:  # compare only the judges every seed has so far
+        common = set.intersection(*({r["name"] for r in rows} for rows in per_seed))
+        dropped = [r["name"] for r in per_seed[0] if r["name"] not in common]
+        dropped += [r["name"] for r in info.get("rows", []) if r["name"] not in common and r["name"] not in dropped]
+        per_seed = [[r for r in rows if r["name"] in common] for rows in per_seed]
     names = [r["name"] for r in per_seed[0]]
     if any([r["name"] for r in rows] != names for rows in per_seed):
         print("the seeds' runs do not have the same judges (an --sre-runs iteration missing on some seed)", file=sys.stderr)
         return 2
     target = info.get("target", names[-1])
-    if target not in names:  # --sre-runs with fewer iterations: its last one
-        target = names[-1]
+    if target not in names:  # --sre-runs with fewer iterations, or --partial: the last iteration there is
+        iterations = [r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
+        if not iterations:
+            print("no self-rationalization iteration is judged in every seed yet", file=sys.stderr)
+            return 2
+        target = iterations[-1]
     baselines = info.get("baselines") or [n for n in names if n != target and not n.startswith("SRE")]
     effect = measure(per_seed, target=target, baselines=baselines, bootstrap=args.bootstrap)
     effect["seeds"] = seeds
+    effect["partial"] = {"unfinished_seeds": missing, "judges_left_out": dropped} if missing else None
     effect["preset"] = args.preset
     effect["overrides"] = args.overrides
     effect["sre_runs"] = {s: str(p) for s, p in sre_runs.items()} or None

@@ -4,6 +4,7 @@ comparison matrix through the runner, the report; resume; presets and the CLI wi
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,50 @@ def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tm
     own = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
     assert own["SRE iter 1"]["expected"]["metrics"]["pearson"] != pytest.approx(per_base["pearson"])
     assert table["judges"]["RS-SFT"]["expected"]["pearson"] == pytest.approx(own["RS-SFT"]["expected"]["metrics"]["pearson"])
+
+
+def test_partial_effect_of_unfinished_seeds(tiny_run: Path, tmp_path: Path) -> None:
+    """``bench_sre_effect.py --no-run --partial``: a seed whose demo has not finished is measured on
+    the judges training has already judged held-out (the SC/BoN rows and untrained iterations are
+    left out and named); the numbers are those of the finished report."""
+    effect = _script("bench_sre_effect")
+    out = tmp_path / "effect"
+    unfinished = out / "seed0"
+    unfinished.mkdir(parents=True)
+    # training has run up to iteration 1's held-out evaluation: no demo_manifest.json, no iteration 2
+    for name in ("demo_preset.json", "data"):
+        (unfinished / name).symlink_to(tiny_run / name)
+    # laid out as a run from a given seed judge (--seed-judge): the seed is training's "base" stage
+    (unfinished / "base").symlink_to(tiny_run / "sft", target_is_directory=True)
+    for judge in ("rs_sft", "iter1"):
+        (unfinished / judge).symlink_to(tiny_run / judge, target_is_directory=True)
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    stages = {k: v for k, v in manifest["stages"].items() if not k.startswith(("iter2", "sft"))}
+    manifest["stages"] = {**stages, "base/eval": manifest["stages"]["sft/eval"]}
+    (unfinished / "manifest.json").write_text(json.dumps(manifest))
+
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(out), "--bootstrap", "200"]) == 2
+    assert effect.main(["--seeds", "1", "--no-run", "--partial", "--out", str(out), "--bootstrap", "200"]) == 0
+    table = json.loads((out / "effect.json").read_text())
+    assert table["partial"] == {"unfinished_seeds": [0], "judges_left_out": ["SC@4", "BoN@4", "SRE iter 2"]}
+    assert list(table["judges"]) == ["SFT seed", "RS-SFT", "SRE iter 1"]
+    assert {(d["target"], d["baseline"]) for d in table["differences"]} == {
+        ("SRE iter 1", "SFT seed"), ("SRE iter 1", "RS-SFT")
+    }
+    own = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
+    for name in table["judges"]:
+        for variant in ("greedy", "expected"):
+            assert table["judges"][name][variant]["n"] == own[name][variant]["metrics"]["n"]
+            mine, theirs = table["judges"][name][variant]["pearson"], own[name][variant]["metrics"]["pearson"]
+            if theirs is None:  # undefined (constant predictions): NaN in effect.json
+                assert mine is None or math.isnan(mine)
+            else:
+                assert mine == pytest.approx(theirs)
+    assert (out / "effect.md").read_text().startswith("**Partial**")
+    # before any iteration is judged there is no target to measure
+    manifest["stages"] = {k: v for k, v in manifest["stages"].items() if not k.startswith("iter")}
+    (unfinished / "manifest.json").write_text(json.dumps(manifest))
+    assert effect.main(["--seeds", "1", "--no-run", "--partial", "--out", str(out), "--bootstrap", "200"]) == 2
 
 
 def _pearson(pred: list, gold: list) -> float:
