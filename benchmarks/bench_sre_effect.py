@@ -19,6 +19,7 @@ expected-score table; self-consistency's expected-score counterpart is the mean 
     python benchmarks/bench_sre_effect.py --seeds 3                      # smollm2-effect; runs what is missing
     python benchmarks/bench_sre_effect.py --seeds 3 --preset smollm2 --out runs/sre-effect-smollm2   # make demo's size
     python benchmarks/bench_sre_effect.py --seeds 3 --no-run             # only measures
+    python benchmarks/bench_sre_effect.py --seeds 3 --no-run --partial   # also seeds still training (judges so far)
     python benchmarks/bench_sre_effect.py --seeds 1 --preset tiny --out /tmp/effect-tiny
 
 Prints the tables and writes ``OUT/effect.json`` (+ ``OUT/effect.md``). Nothing here is a test:
