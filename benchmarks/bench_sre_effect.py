@@ -111,7 +111,8 @@ def partial_seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any
         judge = row["judge"]
         if judge == "sft" and "sft/eval" not in stages:
             judge = "base"  # a given seed judge (--seed-judge) is judged as training's "base" stage
-        runs = stages.get(f"{judge}/eval", {}).get("runs", {}) if stages.get(f"{judge}/eval", {}).get("status") == "done" else {}
+        evaluation = stages.get(f"{judge}/eval", {})
+        runs = evaluation.get("runs", {}) if evaluation.get("status") == "done" else {}
         entry: dict[str, Any] = {"name": row["name"], "judge": row["judge"], "iteration": row.get("iteration")}
         for variant in VARIANTS:
             spec = row.get(variant)
@@ -287,8 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     dropped: list[str] = []
     if missing:  # compare only the judges every seed has so far
         common = set.intersection(*({r["name"] for r in rows} for rows in per_seed))
-        dropped = [r["name"] for r in per_seed[0] if r["name"] not in common]
-        dropped += [r["name"] for r in info.get("rows", []) if r["name"] not in common and r["name"] not in dropped]
+        dropped = [r["name"] for r in info.get("rows", []) if r["name"] not in common]
         per_seed = [[r for r in rows if r["name"] in common] for rows in per_seed]
     names = [r["name"] for r in per_seed[0]]
     if any([r["name"] for r in rows] != names for rows in per_seed):

@@ -117,14 +117,24 @@ class StopAfter(Exception):
     """Raised once the requested stage is done; the run stops there and resumes on the next call."""
 
 
+def iteration_counts(cfg: TrainConfig) -> list[int]:
+    """Inputs per self-training iteration; none for ``sft-only``."""
+    return list(cfg.iterations) if cfg.method != "sft-only" else []
+
+
+def validation_size(cfg: TrainConfig) -> int:
+    """The validation gate's split size: 0 (no gate) when there is no iteration to gate."""
+    return cfg.validation.size if iteration_counts(cfg) else 0
+
+
 def planned_stages(cfg: TrainConfig) -> list[str]:
     """The stages a run of ``cfg`` goes through, in order (what ``--stop-after`` may name)."""
     seed = "sft" if cfg.sft.enabled else "base"
     stages = ["sft"] if cfg.sft.enabled else []
     evaluate = cfg.evaluation.enabled
     stages += [f"{seed}/eval"] if evaluate else []
-    n_iter = len(cfg.iterations) if cfg.method != "sft-only" else 0
-    gate = cfg.validation.size > 0 and n_iter > 0  # nothing to gate without iterations
+    n_iter = len(iteration_counts(cfg))
+    gate = validation_size(cfg) > 0
     stages += [f"{seed}/validation"] if gate else []
     for t in range(1, n_iter + 1):
         stages.append(f"iter{t}/sampling")
@@ -199,7 +209,7 @@ class Pipeline:
     def load_data(self) -> None:
         cfg = self.cfg
         pool, dropped = load_pool(cfg.data)
-        counts = cfg.iterations if cfg.method != "sft-only" else []
+        counts = iteration_counts(cfg)
         if cfg.data.heldout_source:
             self.train, self.heldout, n_overlap = load_heldout(cfg.data, pool)
             dropped["heldout_overlap"] = n_overlap
@@ -209,7 +219,7 @@ class Pipeline:
         self.sft_items, self.iter_pool = sft_and_iteration_pool(self.train, cfg.data.sft_size, cfg.seed)
         self.slices = iteration_slices(len(self.iter_pool), counts, cfg.seed, allow_reuse=cfg.data.allow_reuse)
         used = [self.iter_pool[i] for s in self.slices for i in s] + (self.sft_items if cfg.sft.enabled else [])
-        self.validation = validation_split(self.train, used, cfg.validation.size if counts else 0, cfg.seed)
+        self.validation = validation_split(self.train, used, validation_size(cfg), cfg.seed)
         splits = {
             "source": cfg.data.source,
             "heldout_source": cfg.data.heldout_source,
