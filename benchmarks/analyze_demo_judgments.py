@@ -12,6 +12,13 @@ chosen and the rejected judgment get wrong. A chosen judgment can reach the gold
 wrong verdicts that cancel; DPO then teaches those verdicts as preferred.
 
     python benchmarks/analyze_demo_judgments.py --pairs runs/sre-effect-p8seed/seed*/iter1/pairs.jsonl
+
+``--samples RUN/iter1`` reads an iteration's sampled judgments (``samples.jsonl`` and its
+``resample*.jsonl``) and asks, per ``curation.consistency`` check, what a chosen judgment would be:
+how many judgments on the gold score pass the check, how many inputs keep one, and how many of those
+judgments get every verdict right.
+
+    python benchmarks/analyze_demo_judgments.py --samples runs/sre-effect-p10seed/seed*/iter1
 """
 
 from __future__ import annotations
@@ -24,8 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from scipy import stats
 
-from selfrat_eval.demo.data import SyntheticConfig, build_splits
+from selfrat_eval.demo.data import (
+    CLAUSE,
+    N_CONSTRAINTS,
+    VERDICT,
+    SyntheticConfig,
+    build_splits,
+    verdict_from_evidence,
+)
+from selfrat_eval.training.consistency import CONSISTENCY_CHECKS, consistency_check
 from selfrat_eval.training.data import read_jsonl
 
 # evidence-first clauses "Label: evidence (met)." and verdict-first clauses "Label: met (evidence)."
@@ -41,12 +57,29 @@ def clauses(text: str) -> list[tuple[str, str]]:
     return [(ev.strip(), v) for _, v, ev in VERDICT_FIRST.findall(text)]
 
 
+def _pearson(gold: list[float], pred: list[float]) -> float | None:
+    if len(gold) < 3 or len(set(gold)) < 2 or len(set(pred)) < 2:
+        return None
+    return round(float(stats.pearsonr(gold, pred).statistic), 3)
+
+
+def implied_scores(text: str) -> tuple[int | None, int | None]:
+    """The score a judgment's own verdicts imply (1 + verdicts met) and the score its own cited
+    evidence implies (1 + clauses whose evidence reads as met); None where they cannot be read."""
+    verdicts = VERDICT.findall(text)
+    by_verdicts = 1 + verdicts.count("met") if len(verdicts) == N_CONSTRAINTS else None
+    implied = [verdict_from_evidence(label, ev) for label, ev, _ in CLAUSE.findall(text)]
+    by_evidence = 1 + sum(map(bool, implied)) if len(implied) == N_CONSTRAINTS and None not in implied else None
+    return by_verdicts, by_evidence
+
+
 def analyze(results: dict, heldout: dict) -> dict:
     verdict_ok: Counter[str] = Counter()
     evidence_ok: Counter[str] = Counter()
     total: Counter[str] = Counter()
     consistent = n = 0
     predicted: Counter[int] = Counter()
+    readable: list[tuple[float, float, int, int]] = []  # gold, stated, by verdicts, by evidence
     for it in results["items"]:
         item = heldout[it["id"]]
         req = it["requests"]["score"]
@@ -55,6 +88,9 @@ def analyze(results: dict, heldout: dict) -> dict:
         pred = it["result"]["pred"]
         predicted[round(pred) if pred is not None else 0] += 1
         n += 1
+        by_verdicts, by_evidence = implied_scores(text)
+        if pred is not None and by_verdicts is not None and by_evidence is not None:
+            readable.append((float(it["result"]["gold"]), float(pred), by_verdicts, by_evidence))
         if len(got) != len(want):
             continue
         for (ev, v), (gev, gv), c in zip(got, want, item.metadata["constraints"], strict=True):
@@ -63,6 +99,7 @@ def analyze(results: dict, heldout: dict) -> dict:
             evidence_ok[c["kind"]] += ev == gev
         if pred is not None and round(pred) == 1 + sum(v == "met" for _, v in got):
             consistent += 1
+    gold = [r[0] for r in readable]
     return {
         "n": n,
         "verdict_accuracy": {k: round(verdict_ok[k] / total[k], 3) for k in sorted(total)},
@@ -70,6 +107,14 @@ def analyze(results: dict, heldout: dict) -> dict:
         "score_consistent_with_own_verdicts": round(consistent / n, 3) if n else None,
         "predicted_scores": dict(sorted(predicted.items())),
         "pearson": results["metrics"].get("pearson"),
+        # on the judgments whose verdicts and evidence can both be read: what the judge's own
+        # rationale implies, against what it stated (headroom for learning to follow it)
+        "own_rationale": {
+            "n": len(readable),
+            "pearson_stated": _pearson(gold, [r[1] for r in readable]),
+            "pearson_by_own_verdicts": _pearson(gold, [r[2] for r in readable]),
+            "pearson_by_own_evidence": _pearson(gold, [r[3] for r in readable]),
+        },
     }
 
 
@@ -113,19 +158,52 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
     }
 
 
+def analyze_samples(records: list[dict], targets: dict[str, str]) -> dict:
+    """Per consistency check (``none`` = no check): the judgments on the gold score that pass it,
+    the inputs that keep at least one, and the share of those judgments with every verdict right."""
+    out = {}
+    for name in ("none", *CONSISTENCY_CHECKS):
+        check = consistency_check(None if name == "none" else name)
+        passing = right = 0
+        inputs: set[str] = set()
+        for rec in records:
+            truth = clauses(targets[str(rec["key"])])
+            for s in rec["samples"]:
+                if s.get("score") is None or int(s["score"]) != int(rec["gold"]):
+                    continue
+                if check is None or check(str(s["rationale"]), int(s["score"])):
+                    passing += 1
+                    right += verdict_errors(str(s["rationale"]), truth) == 0
+                    inputs.add(str(rec["key"]))
+        out[name] = {
+            "on_gold_passing": passing,
+            "inputs_kept": len(inputs),
+            "all_verdicts_right": round(right / passing, 3) if passing else None,
+        }
+    return {"n_inputs": len({str(r["key"]) for r in records}), "checks": out}
+
+
+def _run_targets(run_dir: Path) -> dict[str, str]:
+    """Item id -> reference rationale of a training run's data file (its ``config.yaml``)."""
+    run = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    return {str(r["__index_level_0__"]): r["output"] for r in read_jsonl(Path(run["data"]["source"]))}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", type=Path, nargs="*")
     ap.add_argument("--pairs", type=Path, nargs="+", default=[], help="a training run's iter<t>/pairs.jsonl")
+    ap.add_argument("--samples", type=Path, nargs="+", default=[], help="a training run's iter<t> directory")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-train", type=int, default=300)
     ap.add_argument("--n-heldout", type=int, default=100)
     args = ap.parse_args(argv)
     for path in args.pairs:
-        run = yaml.safe_load((path.parent.parent / "config.yaml").read_text(encoding="utf-8"))
-        targets = {str(r["__index_level_0__"]): r["output"] for r in read_jsonl(Path(run["data"]["source"]))}
-        pairs = list(read_jsonl(path))
-        print(json.dumps({"pairs": str(path), **analyze_pairs(pairs, targets)}))
+        print(json.dumps({"pairs": str(path), **analyze_pairs(list(read_jsonl(path)), _run_targets(path.parent.parent))}))
+    for path in args.samples:
+        records = [r for f in sorted(path.glob("*.jsonl")) if f.name == "samples.jsonl" or f.name.startswith("resample")
+                   for r in read_jsonl(f)]
+        print(json.dumps({"samples": str(path), **analyze_samples(records, _run_targets(path.parent))}))
     if not args.results:
         return 0
     cfg = SyntheticConfig(n_train=args.n_train, n_heldout=args.n_heldout, seed=args.seed)

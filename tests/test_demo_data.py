@@ -204,3 +204,36 @@ def test_pair_analysis_counts_wrong_verdicts_against_the_reference_rationale():
     assert out["chosen_all_verdicts_right"] == round(1 / 3, 3) and out["chosen_wrong_verdicts"] == {0: 1, 1: 1, 2: 1}
     assert out["chosen_wrong_verdicts_mean"] == 1.0 and out["rejected_wrong_verdicts_mean"] == round(4 / 3, 3)
     assert out["chosen_has_more_wrong_verdicts"] == round(1 / 3, 3)
+
+
+def test_sample_analysis_grades_what_each_consistency_check_would_choose():
+    """analyze_demo_judgments.py --samples: per check, the gold-score judgments it lets through,
+    the inputs that keep one and how many of those get every verdict right; and the scores a
+    judgment's own verdicts and own evidence imply."""
+    import importlib.util
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    item = next(it for it in build_splits(SyntheticConfig(n_train=10, n_heldout=0, seed=5))["train"]
+                if "(met)" in it.metadata["target"] and "(violated)" in it.metadata["target"])
+    rationale, _, gold = item.metadata["target"].rpartition(" [RESULT] ")
+    gold = int(gold)
+    swapped = rationale.replace("(met)", "(X)", 1).replace("(violated)", "(met)", 1).replace("(X)", "(violated)")
+    flipped_one = rationale.replace("(met)", "(violated)", 1)
+    # right; two verdicts swapped (count still right, evidence contradicted); off gold; miscounted
+    samples = [(rationale, gold), (swapped, gold), (rationale, gold % 5 + 1), (flipped_one, gold)]
+    rec = {"key": item.id, "gold": gold, "samples": [{"rationale": r, "score": s} for r, s in samples]
+           + [{"rationale": None, "score": None}]}
+    out = script.analyze_samples([rec], {item.id: item.metadata["target"]})
+    assert out["n_inputs"] == 1
+    assert out["checks"]["none"] == {"on_gold_passing": 3, "inputs_kept": 1, "all_verdicts_right": round(1 / 3, 3)}
+    assert out["checks"]["constraint-count"] == {"on_gold_passing": 2, "inputs_kept": 1, "all_verdicts_right": 0.5}
+    assert out["checks"]["constraint-evidence"] == {"on_gold_passing": 1, "inputs_kept": 1, "all_verdicts_right": 1.0}
+    met = rationale.count("(met)")
+    assert script.implied_scores(f"{swapped} [RESULT] {gold}") == (1 + met, 1 + met)
+    assert script.implied_scores(flipped_one) == (met, 1 + met)  # the evidence still says met
+    assert script.implied_scores("Capitals: A (met).") == (None, None)

@@ -655,6 +655,34 @@ def test_constraint_count_check_reads_only_the_judgments_own_verdicts():
     assert not score_follows_verdicts(three, 3)  # one verdict short of the four constraints
 
 
+def test_constraint_evidence_check_reads_each_verdict_off_its_own_evidence():
+    """The sampled judgment seen in a p10 run: its count is right for its verdicts, but two
+    verdicts contradict the evidence it copied ("= 2, asked 2" violated, "17 words, limit 16" met)."""
+    from selfrat_eval.demo.data import (
+        SyntheticConfig,
+        build_splits,
+        verdict_from_evidence,
+        verdicts_follow_evidence,
+    )
+    from selfrat_eval.training.consistency import consistency_check
+
+    for item in build_splits(SyntheticConfig(n_train=40, n_heldout=20, seed=5))["train"]:
+        rationale, _, score = item.metadata["target"].rpartition(" [RESULT] ")
+        assert verdicts_follow_evidence(rationale, int(score))
+        flipped = rationale.replace("(met).", "(violated).", 1) if "(met)." in rationale else rationale.replace(
+            "(violated).", "(met).", 1)
+        assert not verdicts_follow_evidence(flipped, int(score))  # one verdict off its evidence
+    sampled = ("Item count: Potatoes, Peas = 2, asked 2 (violated). Word 'famous': absent (met). Capitals: P, P (met). "
+               "Word limit: 17 words, limit 16 (met). 3 of 4 met, so the score is 4.")
+    assert consistency_check("constraint-count")(sampled, 4) and not consistency_check("constraint-evidence")(sampled, 4)
+    cases = {("Item count", "A, B = 2, asked 3"): False, ("Item count", "1 line(s) outside the list"): False,
+             ("Capitals", "A, b"): False, ("Capitals", "A, B"): True, ("Periods", "'.', '.'"): True,
+             ("Periods", "no list items"): False, ("Word 'fresh'", "in item 2"): True, ("Word 'fresh'", "absent"): False,
+             ("No 'fresh'", "used"): False, ("No 'fresh'", "absent"): True, ("Word limit", "12 words, limit 12"): True,
+             ("Word limit", "about twelve"): None, ("Capitals", "Apples, Pears"): None}
+    assert {k: verdict_from_evidence(*k) for k in cases} == cases
+
+
 def test_consistency_check_keeps_chosen_judgments_whose_score_follows_their_rationale():
     """Gold 3: a judgment saying 3 while its verdicts count 2 met is not chosen (it reached the
     gold score through a wrong verdict and a miscount); an input whose only gold-score judgments are

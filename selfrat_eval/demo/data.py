@@ -265,6 +265,49 @@ def score_follows_verdicts(rationale: str, score: int) -> bool:
     return len(verdicts) == N_CONSTRAINTS and 1 + verdicts.count("met") == score
 
 
+# "Label: evidence (verdict)." with the labels of Constraint.label()
+CLAUSE = re.compile(r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) \((met|violated)\)\.")
+NO_ITEMS = "no list items"
+
+
+def verdict_from_evidence(label: str, evidence: str) -> bool | None:
+    """The verdict (met = True) that a clause's evidence implies, read with the checker's own
+    evidence format (:func:`check_count` ... :func:`check_max_words`); None when the evidence is
+    not in that format. A judge can copy the evidence right and still write the wrong verdict."""
+    if label == "Item count":
+        m = re.fullmatch(r".* = (\d+), asked (\d+)", evidence)
+        if m:
+            return m.group(1) == m.group(2)
+        return False if re.fullmatch(r"\d+ line\(s\) outside the list", evidence) else None
+    if label in ("Capitals", "Periods"):
+        if evidence == NO_ITEMS:
+            return False
+        parts = evidence.split(", ")
+        if label == "Capitals":
+            return all(p.isupper() for p in parts) if all(len(p) == 1 for p in parts) else None
+        return all(p == "'.'" for p in parts) if all(re.fullmatch(r"'.?'", p) for p in parts) else None
+    if label == "Word limit":
+        m = re.fullmatch(r"(\d+) words, limit (\d+)", evidence)
+        return int(m.group(1)) <= int(m.group(2)) if m else None
+    if evidence == "absent":
+        present = False
+    elif re.fullmatch(r"in item \d+|used", evidence):
+        present = True
+    else:
+        return None
+    return present if label.startswith("Word '") else not present  # include vs exclude
+
+
+def verdicts_follow_evidence(rationale: str, score: int) -> bool:
+    """:func:`score_follows_verdicts` and, in every clause, the verdict its own evidence implies:
+    the stricter self-consistency check (``curation.consistency: constraint-evidence``). It still
+    uses only the judgment's text; evidence copied wrongly passes when the verdict follows it."""
+    clauses = CLAUSE.findall(rationale)
+    if len(clauses) != N_CONSTRAINTS or not score_follows_verdicts(rationale, score):
+        return False
+    return all(verdict_from_evidence(label, ev) is (v == "met") for label, ev, v in clauses)
+
+
 # ---- generation ---------------------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ Check = Callable[[str, int], bool]
 CONSISTENCY_CHECKS: dict[str, str] = {
     # the demo's synthetic constraint tasks: score = 1 + the verdicts the rationale calls met
     "constraint-count": "selfrat_eval.demo.data:score_follows_verdicts",
+    # ... and every verdict is the one its own cited evidence implies ("= 2, asked 2" -> met)
+    "constraint-evidence": "selfrat_eval.demo.data:verdicts_follow_evidence",
 }
 
 
