@@ -367,3 +367,25 @@ def test_rejudge_from_an_empty_cache_matches_the_run_with_hf(tiny_run: Path, tmp
     assert json.loads((out / "repeat0/greedy/results.json").read_text())["generation"]["cache_misses"] == row["n"]
     with pytest.raises(SystemExit, match="no judge 'iter9'"):
         _script("bench_rejudge").main(["--run", str(tiny_run), "--judge", "iter9", "--out", str(out)])
+
+
+def test_expected_score_raises_a_judge_only_when_the_paired_ci_is_above_zero() -> None:
+    """``bench_sre_effect.py``: an expected score that equals the greedy one up to float noise (the
+    count-sentence judges) is no raise; one that moves predictions towards gold is."""
+    import random
+
+    effect = _script("bench_sre_effect")
+    rng = random.Random(0)
+    gold = [float(rng.randint(1, 5)) for _ in range(60)]
+    greedy = [g if rng.random() < 0.5 else float(rng.randint(1, 5)) for g in gold]
+
+    def run(pred: list[float]) -> dict:
+        return {"pred": pred, "gold": gold, "strategy": "x"}
+
+    noise = [p + 1e-6 * (i % 3) for i, p in enumerate(greedy)]  # a 1e-6 wobble, positive on average
+    better = [(p + g) / 2 for p, g in zip(greedy, gold, strict=True)]
+    rows = [{"name": "A", "greedy": run(greedy), "expected": run(noise)},
+            {"name": "B", "greedy": run(greedy), "expected": run(better)}]
+    table = effect.measure([rows], target="B", baselines=["A"], bootstrap=300)
+    assert table["judges"]["A"]["expected_minus_greedy"]["diff"] > 0  # a positive wobble, yet no raise
+    assert table["expected_raises"] == {"A": False, "B": True} and table["expected_raises_every_judge"] is False
