@@ -113,6 +113,9 @@ class Check:
     evidence: str
 
 
+NO_ITEMS = "no list items"  # evidence of the item checkers when the response has no list
+
+
 def _first_word(item: str) -> str:
     words = _WORD.findall(item)
     return words[0] if words else "?"
@@ -130,7 +133,7 @@ def check_count(response: str, n: int) -> Check:
 def check_capital(response: str) -> Check:
     items = list_items(response)
     if not items:
-        return Check("capital", False, "no list items")
+        return Check("capital", False, NO_ITEMS)
     firsts = [it[:1] for it in items]
     return Check("capital", all(f.isupper() for f in firsts), ", ".join(firsts))
 
@@ -138,7 +141,7 @@ def check_capital(response: str) -> Check:
 def check_period(response: str) -> Check:
     items = list_items(response)
     if not items:
-        return Check("period", False, "no list items")
+        return Check("period", False, NO_ITEMS)
     ends = [it[-1:] for it in items]
     return Check("period", all(e == "." for e in ends), ", ".join(f"'{e}'" for e in ends))
 
@@ -267,7 +270,6 @@ def score_follows_verdicts(rationale: str, score: int) -> bool:
 
 # "Label: evidence (verdict)." with the labels of Constraint.label()
 CLAUSE = re.compile(r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) \((met|violated)\)\.")
-NO_ITEMS = "no list items"
 
 
 def verdict_from_evidence(label: str, evidence: str) -> bool | None:
