@@ -34,12 +34,11 @@ import yaml
 from scipy import stats
 
 from selfrat_eval.demo.data import (
-    CLAUSE,
     N_CONSTRAINTS,
     VERDICT,
     SyntheticConfig,
     build_splits,
-    verdict_from_evidence,
+    evidence_and_stated_verdicts,
 )
 from selfrat_eval.training.consistency import CONSISTENCY_CHECKS, consistency_check
 from selfrat_eval.training.data import read_jsonl
@@ -68,8 +67,9 @@ def implied_scores(text: str) -> tuple[int | None, int | None]:
     evidence implies (1 + clauses whose evidence reads as met); None where they cannot be read."""
     verdicts = VERDICT.findall(text)
     by_verdicts = 1 + verdicts.count("met") if len(verdicts) == N_CONSTRAINTS else None
-    implied = [verdict_from_evidence(label, ev) for label, ev, _ in CLAUSE.findall(text)]
-    by_evidence = 1 + sum(map(bool, implied)) if len(implied) == N_CONSTRAINTS and None not in implied else None
+    pairs = evidence_and_stated_verdicts(text)
+    implied = [i for i, _ in pairs] if pairs is not None else [None]
+    by_evidence = 1 + sum(map(bool, implied)) if None not in implied else None
     return by_verdicts, by_evidence
 
 
@@ -161,24 +161,21 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
 def analyze_samples(records: list[dict], targets: dict[str, str]) -> dict:
     """Per consistency check (``none`` = no check): the judgments on the gold score that pass it,
     the inputs that keep at least one, and the share of those judgments with every verdict right."""
+    on_gold = []  # (input key, rationale, score, every verdict right), graded once for all checks
+    for rec in records:
+        truth = clauses(targets[str(rec["key"])])
+        for s in rec["samples"]:
+            if s.get("score") is not None and int(s["score"]) == int(rec["gold"]):
+                rationale = str(s["rationale"])
+                on_gold.append((str(rec["key"]), rationale, int(s["score"]), verdict_errors(rationale, truth) == 0))
     out = {}
     for name in ("none", *CONSISTENCY_CHECKS):
         check = consistency_check(None if name == "none" else name)
-        passing = right = 0
-        inputs: set[str] = set()
-        for rec in records:
-            truth = clauses(targets[str(rec["key"])])
-            for s in rec["samples"]:
-                if s.get("score") is None or int(s["score"]) != int(rec["gold"]):
-                    continue
-                if check is None or check(str(s["rationale"]), int(s["score"])):
-                    passing += 1
-                    right += verdict_errors(str(s["rationale"]), truth) == 0
-                    inputs.add(str(rec["key"]))
+        kept = [(key, right) for key, rationale, score, right in on_gold if check is None or check(rationale, score)]
         out[name] = {
-            "on_gold_passing": passing,
-            "inputs_kept": len(inputs),
-            "all_verdicts_right": round(right / passing, 3) if passing else None,
+            "on_gold_passing": len(kept),
+            "inputs_kept": len({key for key, _ in kept}),
+            "all_verdicts_right": round(sum(right for _, right in kept) / len(kept), 3) if kept else None,
         }
     return {"n_inputs": len({str(r["key"]) for r in records}), "checks": out}
 

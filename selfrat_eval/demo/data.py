@@ -300,14 +300,23 @@ def verdict_from_evidence(label: str, evidence: str) -> bool | None:
     return present if label.startswith("Word '") else not present  # include vs exclude
 
 
+def evidence_and_stated_verdicts(rationale: str) -> list[tuple[bool | None, bool]] | None:
+    """Per clause, (the verdict its evidence implies, the verdict it states); None unless the
+    rationale has one clause per constraint."""
+    clauses = CLAUSE.findall(rationale)
+    if len(clauses) != N_CONSTRAINTS:
+        return None
+    return [(verdict_from_evidence(label, ev), v == "met") for label, ev, v in clauses]
+
+
 def verdicts_follow_evidence(rationale: str, score: int) -> bool:
     """:func:`score_follows_verdicts` and, in every clause, the verdict its own evidence implies:
     the stricter self-consistency check (``curation.consistency: constraint-evidence``). It still
     uses only the judgment's text; evidence copied wrongly passes when the verdict follows it."""
-    clauses = CLAUSE.findall(rationale)
-    if len(clauses) != N_CONSTRAINTS or not score_follows_verdicts(rationale, score):
+    pairs = evidence_and_stated_verdicts(rationale)
+    if pairs is None or not score_follows_verdicts(rationale, score):
         return False
-    return all(verdict_from_evidence(label, ev) is (v == "met") for label, ev, v in clauses)
+    return all(implied is stated for implied, stated in pairs)
 
 
 # ---- generation ---------------------------------------------------------------------------------
