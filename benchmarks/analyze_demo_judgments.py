@@ -35,16 +35,17 @@ from scipy import stats
 
 from selfrat_eval.demo.data import (
     N_CONSTRAINTS,
-    VERDICT,
     SyntheticConfig,
     build_splits,
     evidence_and_stated_verdicts,
+    stated_verdicts,
 )
 from selfrat_eval.training.consistency import CONSISTENCY_CHECKS, consistency_check
 from selfrat_eval.training.data import read_jsonl
 
-# evidence-first clauses "Label: evidence (met)." and verdict-first clauses "Label: met (evidence)."
-EVIDENCE_FIRST = re.compile(r"([^.]*?): (.*?) \((met|violated)\)\.")
+# evidence-first clauses "Label: evidence (met)." (or "(met, 2 so far).") and verdict-first
+# clauses "Label: met (evidence)."
+EVIDENCE_FIRST = re.compile(r"([^.]*?): (.*?) \((met|violated)(?:, \d+ so far)?\)\.")
 VERDICT_FIRST = re.compile(r"([^.]*?): (met|violated) \((.*?)\)\.")
 
 
@@ -65,8 +66,8 @@ def _pearson(gold: list[float], pred: list[float]) -> float | None:
 def implied_scores(text: str) -> tuple[int | None, int | None]:
     """The score a judgment's own verdicts imply (1 + verdicts met) and the score its own cited
     evidence implies (1 + clauses whose evidence reads as met); None where they cannot be read."""
-    verdicts = VERDICT.findall(text)
-    by_verdicts = 1 + verdicts.count("met") if len(verdicts) == N_CONSTRAINTS else None
+    verdicts = stated_verdicts(text)
+    by_verdicts = 1 + sum(met for met, _ in verdicts) if len(verdicts) == N_CONSTRAINTS else None
     pairs = evidence_and_stated_verdicts(text)
     implied = [i for i, _ in pairs] if pairs is not None else [None]
     by_evidence = 1 + sum(map(bool, implied)) if None not in implied else None

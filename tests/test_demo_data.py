@@ -237,3 +237,23 @@ def test_sample_analysis_grades_what_each_consistency_check_would_choose():
     assert script.implied_scores(f"{swapped} [RESULT] {gold}") == (1 + met, 1 + met)
     assert script.implied_scores(flipped_one) == (met, 1 + met)  # the evidence still says met
     assert script.implied_scores("Capitals: A (met).") == (None, None)
+
+
+def test_judgment_analysis_reads_running_count_rationales_like_plain_ones():
+    """The running-count format ("(met, 2 so far).") carries the same clauses, verdicts and
+    implied scores as the plain one, so the analyses compare judges across both formats."""
+    import importlib.util
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    plain = build_splits(SyntheticConfig(n_train=15, n_heldout=0, seed=5))["train"]
+    counted = build_splits(SyntheticConfig(n_train=15, n_heldout=0, seed=5, running_count=True))["train"]
+    for a, b in zip(plain, counted, strict=True):
+        assert script.clauses(b.metadata["target"]) == script.clauses(a.metadata["target"])
+        assert len(script.clauses(b.metadata["target"])) == 4
+        implied = script.implied_scores(b.metadata["target"])
+        assert implied == script.implied_scores(a.metadata["target"]) == (b.gold_score, b.gold_score)

@@ -655,6 +655,39 @@ def test_constraint_count_check_reads_only_the_judgments_own_verdicts():
     assert not score_follows_verdicts(three, 3)  # one verdict short of the four constraints
 
 
+def test_running_counts_must_count_the_judgments_own_verdicts_clause_by_clause():
+    """With ``running_count`` every verdict carries the met count so far; a judgment whose final
+    score follows its verdicts but whose running counts do not is not self-consistent."""
+    from selfrat_eval.demo.data import (
+        SyntheticConfig,
+        build_splits,
+        evidence_and_stated_verdicts,
+        score_follows_verdicts,
+        stated_verdicts,
+        verdicts_follow_evidence,
+    )
+
+    plain = build_splits(SyntheticConfig(n_train=20, n_heldout=0, seed=3))["train"]
+    counted = build_splits(SyntheticConfig(n_train=20, n_heldout=0, seed=3, running_count=True))["train"]
+    for a, b in zip(plain, counted, strict=True):
+        assert (a.instruction, a.response, a.gold_score) == (b.instruction, b.response, b.gold_score)
+        rationale, _, score = b.metadata["target"].rpartition(" [RESULT] ")
+        assert " so far)." in rationale and score_follows_verdicts(rationale, int(score))
+        assert verdicts_follow_evidence(rationale, int(score))
+        assert [met for met, _ in stated_verdicts(rationale)] == b.metadata["met"]
+        assert [k for _, k in stated_verdicts(rationale)][-1] == int(score) - 1
+        assert evidence_and_stated_verdicts(rationale) == evidence_and_stated_verdicts(a.metadata["feedback"])
+    sampled = ("Item count: A, B = 2, asked 2 (met, 1 so far). Capitals: A, B (met, 1 so far). "
+               "Word 'x': absent (violated, 2 so far). Word limit: 9 words, limit 12 (met, 3 so far). "
+               "3 of 4 met, so the score is 4.")
+    assert not score_follows_verdicts(sampled, 4)  # three verdicts met, but the counts skip a step
+    fixed = sampled.replace("(met, 1 so far). Word", "(met, 2 so far). Word").replace(
+        "(violated, 2 so far). Word limit: 9 words, limit 12 (met, 3", "(violated, 2 so far). Word limit: 9 words, limit 12 (met, 3")
+    assert score_follows_verdicts(fixed, 4) and not score_follows_verdicts(fixed, 3)
+    partial = fixed.replace(", 1 so far", "", 1)  # one clause without its count
+    assert not score_follows_verdicts(partial, 4)
+
+
 def test_constraint_evidence_check_reads_each_verdict_off_its_own_evidence():
     """The sampled judgment seen in a p10 run: its count is right for its verdicts, but two
     verdicts contradict the evidence it copied ("= 2, asked 2" violated, "17 words, limit 16" met)."""

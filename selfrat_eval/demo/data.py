@@ -12,6 +12,7 @@ score held-out items by memorising training instructions. Everything derives fro
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -242,7 +243,7 @@ RUBRIC = Rubric(
 )
 
 
-def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Check]) -> str:
+def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Check], running_count: bool = False) -> str:
     """Evidence-first rationale: one clause per constraint, the evidence (copied from the response:
     the items' first words, first letters, last characters; where a word occurs; the word count)
     and then the verdict it implies, then the count that fixes the score.
@@ -250,26 +251,49 @@ def reference_rationale(constraints: Sequence[Constraint], checks: Sequence[Chec
     Evidence before verdict turns each verdict into a local decision on text the judge has just
     copied, which a small judge can learn from a few dozen examples; with the verdict first
     ("Capitals: violated (item 2 ...)") SmolLM2-135M's held-out verdicts stayed at chance. Kept
-    terse on purpose: every sampled judgment costs CPU time in the demo."""
-    parts = [f"{c.label()}: {ch.evidence} ({'met' if ch.met else 'violated'})." for c, ch in zip(constraints, checks, strict=True)]
-    met = sum(ch.met for ch in checks)
+    terse on purpose: every sampled judgment costs CPU time in the demo.
+
+    ``running_count`` adds the count of met constraints so far to every verdict ("(met, 2 so
+    far)."), so the final count is a copy of the last one instead of a count over four clauses:
+    the p9 seed judge's count sentence agreed with its own verdicts in only 22-31% of its
+    judgments, and DPO moved that count's prior, not its link to the verdicts."""
+    parts, met = [], 0
+    for c, ch in zip(constraints, checks, strict=True):
+        met += ch.met
+        so_far = f", {met} so far" if running_count else ""
+        parts.append(f"{c.label()}: {ch.evidence} ({'met' if ch.met else 'violated'}{so_far}).")
     return " ".join(parts) + f" {met} of {len(checks)} met, so the score is {met + 1}."
 
 
-VERDICT = re.compile(r"\((met|violated)\)\.")
+# "(met)." or, with running counts, "(met, 2 so far)."
+VERDICT = re.compile(r"\((met|violated)(?:, (\d+) so far)?\)\.")
+
+
+def stated_verdicts(rationale: str) -> list[tuple[bool, int | None]]:
+    """Per verdict in the text, (met?, the running count it states or None)."""
+    return [(v == "met", int(k) if k else None) for v, k in VERDICT.findall(rationale)]
 
 
 def score_follows_verdicts(rationale: str, score: int) -> bool:
     """Whether a judgment in the demo's rationale format is consistent with itself: one verdict per
-    constraint and the score it gives is 1 + the verdicts it calls met. Uses only the judgment's
-    own text (never the gold verdicts), so it can filter self-sampled judgments: a judgment can
-    land on the gold score through a wrong verdict and a miscount that cancel."""
-    verdicts = VERDICT.findall(rationale)
-    return len(verdicts) == N_CONSTRAINTS and 1 + verdicts.count("met") == score
+    constraint and the score it gives is 1 + the verdicts it calls met; where it states running
+    counts, every clause states one and each is the number of verdicts called met up to there.
+    Uses only the judgment's own text (never the gold verdicts), so it can filter self-sampled
+    judgments: a judgment can land on the gold score through a wrong verdict and a miscount that
+    cancel."""
+    verdicts = stated_verdicts(rationale)
+    if len(verdicts) != N_CONSTRAINTS or 1 + sum(met for met, _ in verdicts) != score:
+        return False
+    counts = [k for _, k in verdicts]
+    if all(k is None for k in counts):
+        return True
+    return counts == list(itertools.accumulate(int(met) for met, _ in verdicts))
 
 
 # "Label: evidence (verdict)." with the labels of Constraint.label()
-CLAUSE = re.compile(r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) \((met|violated)\)\.")
+CLAUSE = re.compile(
+    r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) \((met|violated)(?:, \d+ so far)?\)\."
+)
 
 
 def verdict_from_evidence(label: str, evidence: str) -> bool | None:
@@ -332,6 +356,7 @@ class SyntheticConfig:
     min_items: int = 2
     max_items: int = 4
     with_reference: bool = True  # a response meeting every constraint, as Feedback-Collection has
+    running_count: bool = False  # reference rationales state the met count after every verdict
 
     def __post_init__(self) -> None:
         if self.n_train < 0 or self.n_heldout < 0:
@@ -462,7 +487,7 @@ def _one_task(rng: random.Random, split: Split, index: int, target: int, cfg: Sy
         constraints=tuple(constraints),
         checks=checks,
         gold_score=gold,
-        rationale=reference_rationale(constraints, checks),
+        rationale=reference_rationale(constraints, checks, cfg.running_count),
     )
 
 

@@ -179,7 +179,8 @@ class _LogprobRecorder:
         import torch
 
         if self.prev is not None and generated.shape[1] > len(self.steps):
-            self.steps.append(self.prev.gather(1, generated[:, -1:]).squeeze(1))
+            # generated may already be on the CPU while the scores are still on the GPU
+            self.steps.append(self.prev.gather(1, generated[:, -1:].to(self.prev.device)).squeeze(1))
         self.prev = None
         if not self.steps:
             return torch.zeros(generated.shape[0], 0)
