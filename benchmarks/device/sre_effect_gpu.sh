@@ -10,8 +10,11 @@
 #   bash benchmarks/device/sre_effect_gpu.sh stage     # install wheels, keep the parts, check imports
 #   bash benchmarks/device/sre_effect_gpu.sh run       # the rest; packs runs into $OUT
 #   SMOKE=1 bash benchmarks/device/sre_effect_gpu.sh run   # a few items per stage (CPU dry run)
-#   ITERATIONS=[480,240] N_TRAIN=1000 R=runs/gpu-rc-big bash ... run   # more inputs per iteration
-#     (n_train >= 256 unused seed-SFT share + the iterations' inputs)
+#   ITERATIONS=[160,80] N_TRAIN=512 HF_BATCH=512 PROMPT_BATCH=128 R=runs/gpu-rc-big bash ... run
+#     more inputs per iteration (n_train >= the 256 unused seed-SFT items + the iterations' inputs).
+#     Stage times per seed at [64,32] on an H200 (3 seeds sharing it): iter1 sampling 44 s, DPO 26 s,
+#     iter2 sampling 18 s, DPO 16 s, RS-SFT 12 s, each judge's held-out evaluation 6-25 s; sampling
+#     and DPO grow with the inputs: [160,80] should fit one 10-minute call, larger runs resume in the next.
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
@@ -68,8 +71,8 @@ materialize_gguf(smollm2_dir(), SMOLLM2_GGUF, Path('$R/base'))
 gpu_sft=(use_cpu=false "model.name_or_path=$R/base" "data.source=$R/synthetic/train.jsonl"
          "data.heldout_source=$R/synthetic/heldout.jsonl" "output_dir=$R/p9rc" "evaluation.cache_dir=$R/p9rc/cache"
          sampling.backend=hf sampling.hf_batch_size=128 evaluation.chunk_size=100)
-gpu_demo=(--set train.use_cpu=false --set train.sampling.backend=hf --set train.sampling.hf_batch_size=128
-          --set train.sampling.batch_size=64 --set train.evaluation.chunk_size=100
+gpu_demo=(--set train.use_cpu=false --set train.sampling.backend=hf --set train.sampling.hf_batch_size=${HF_BATCH:-128}
+          --set train.sampling.batch_size=${PROMPT_BATCH:-64} --set train.evaluation.chunk_size=100
           --set data.running_count=true --set train.sampling.max_new_tokens=136 --set train.evaluation.max_new_tokens=136
           --set "train.iterations=${ITERATIONS:-[64,32]}" --set data.n_train=${N_TRAIN:-400}
           --set train.curation.consistency=constraint-evidence)
