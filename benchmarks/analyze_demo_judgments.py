@@ -35,6 +35,7 @@ from scipy import stats
 
 from selfrat_eval.demo.data import (
     N_CONSTRAINTS,
+    VERDICT,
     SyntheticConfig,
     build_splits,
     evidence_and_stated_verdicts,
@@ -45,7 +46,7 @@ from selfrat_eval.training.data import read_jsonl
 
 # evidence-first clauses "Label: evidence (met)." (or "(met, 2 so far).") and verdict-first
 # clauses "Label: met (evidence)."
-EVIDENCE_FIRST = re.compile(r"([^.]*?): (.*?) \((met|violated)(?:, \d+ so far)?\)\.")
+EVIDENCE_FIRST = re.compile(r"([^.]*?): (.*?) " + VERDICT.pattern)
 VERDICT_FIRST = re.compile(r"([^.]*?): (met|violated) \((.*?)\)\.")
 
 
@@ -53,7 +54,7 @@ def clauses(text: str) -> list[tuple[str, str]]:
     """(evidence, verdict) per clause, in order."""
     ef = EVIDENCE_FIRST.findall(text)
     if ef:
-        return [(ev.strip(), v) for _, ev, v in ef]
+        return [(ev.strip(), v) for _, ev, v, _ in ef]
     return [(ev.strip(), v) for _, v, ev in VERDICT_FIRST.findall(text)]
 
 
@@ -69,8 +70,8 @@ def implied_scores(text: str) -> tuple[int | None, int | None]:
     verdicts = stated_verdicts(text)
     by_verdicts = 1 + sum(met for met, _ in verdicts) if len(verdicts) == N_CONSTRAINTS else None
     pairs = evidence_and_stated_verdicts(text)
-    implied = [i for i, _ in pairs] if pairs is not None else [None]
-    by_evidence = 1 + sum(map(bool, implied)) if None not in implied else None
+    implied = None if pairs is None else [i for i, _ in pairs]
+    by_evidence = 1 + sum(map(bool, implied)) if implied is not None and None not in implied else None
     return by_verdicts, by_evidence
 
 

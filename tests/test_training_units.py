@@ -681,8 +681,7 @@ def test_running_counts_must_count_the_judgments_own_verdicts_clause_by_clause()
                "Word 'x': absent (violated, 2 so far). Word limit: 9 words, limit 12 (met, 3 so far). "
                "3 of 4 met, so the score is 4.")
     assert not score_follows_verdicts(sampled, 4)  # three verdicts met, but the counts skip a step
-    fixed = sampled.replace("(met, 1 so far). Word", "(met, 2 so far). Word").replace(
-        "(violated, 2 so far). Word limit: 9 words, limit 12 (met, 3", "(violated, 2 so far). Word limit: 9 words, limit 12 (met, 3")
+    fixed = sampled.replace("(met, 1 so far). Word", "(met, 2 so far). Word")  # counts 1, 2, 2, 3
     assert score_follows_verdicts(fixed, 4) and not score_follows_verdicts(fixed, 3)
     partial = fixed.replace(", 1 so far", "", 1)  # one clause without its count
     assert not score_follows_verdicts(partial, 4)

@@ -291,9 +291,7 @@ def score_follows_verdicts(rationale: str, score: int) -> bool:
 
 
 # "Label: evidence (verdict)." with the labels of Constraint.label()
-CLAUSE = re.compile(
-    r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) \((met|violated)(?:, \d+ so far)?\)\."
-)
+CLAUSE = re.compile(r"(Item count|Capitals|Periods|Word '[^']*'|No '[^']*'|Word limit): (.*?) " + VERDICT.pattern)
 
 
 def verdict_from_evidence(label: str, evidence: str) -> bool | None:
@@ -330,7 +328,7 @@ def evidence_and_stated_verdicts(rationale: str) -> list[tuple[bool | None, bool
     clauses = CLAUSE.findall(rationale)
     if len(clauses) != N_CONSTRAINTS:
         return None
-    return [(verdict_from_evidence(label, ev), v == "met") for label, ev, v in clauses]
+    return [(verdict_from_evidence(label, ev), v == "met") for label, ev, v, _ in clauses]
 
 
 def verdicts_follow_evidence(rationale: str, score: int) -> bool:
