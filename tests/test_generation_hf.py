@@ -240,3 +240,37 @@ def test_next_token_logprobs_one_forward_pass(tiny_model_dir: Path) -> None:
         backend.next_token_logprobs(prompts, prefixes[:2], k=4)
     with pytest.raises(ValueError, match="k must be"):
         backend.next_token_logprobs(prompts, prefixes, k=0)
+
+
+def test_forward_last_logits_keeps_one_position_and_falls_back(tiny_model_dir: Path) -> None:
+    """Prefill and next-token scoring ask the model for the last position's logits only (a full
+    ``batch x length x vocabulary`` tensor is what runs a GPU out of memory on long judge prompts);
+    a model whose forward has no ``logits_to_keep`` gets the plain call, other errors still raise."""
+    from selfrat_eval.generation.hf import _forward_last_logits
+
+    backend = HFBackend(str(tiny_model_dir))
+    ids = torch.tensor([backend.encode("a longer plain prompt")])
+    with torch.no_grad():
+        full = backend.model(input_ids=ids).logits
+        last = _forward_last_logits(backend.model, input_ids=ids).logits
+    assert full.shape[1] == ids.shape[1] > 1 and last.shape[1] == 1
+    assert torch.allclose(last[:, -1], full[:, -1], atol=1e-5)
+
+    class NoKeep(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor) -> object:  # no logits_to_keep
+            return self.inner(input_ids=input_ids)
+
+    with torch.no_grad():
+        plain = _forward_last_logits(NoKeep(backend.model), input_ids=ids).logits
+    assert plain.shape == full.shape
+
+    class Broken(torch.nn.Module):
+        def forward(self, input_ids: torch.Tensor, logits_to_keep: int = 0) -> object:
+            raise TypeError("unsupported operand type(s)")
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        _forward_last_logits(Broken(), input_ids=ids)

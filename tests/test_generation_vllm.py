@@ -109,3 +109,46 @@ def test_top_logprobs_from_vllm_merges_same_text() -> None:
 
 
 # The engine itself runs in tests/test_vllm.py (make test-vllm).
+
+
+def test_stop_ids_include_the_generation_configs_eos_ids() -> None:
+    """vLLM stops on the generation config's EOS ids too (Llama 3.1 instruct: 128001, 128008,
+    128009) and keeps the token in ``token_ids``; each one is stripped like the tokenizer's EOS."""
+    from types import SimpleNamespace
+
+    from selfrat_eval.generation.vllm import VLLMBackend
+
+    def backend(generation: Any) -> Any:
+        obj = object.__new__(VLLMBackend)
+        model_config = SimpleNamespace(try_get_generation_config=generation)
+        obj.llm = SimpleNamespace(llm_engine=SimpleNamespace(model_config=model_config))
+        obj.tokenizer = SimpleNamespace(eos_token_id=128009)
+        return obj
+
+    llama = backend(lambda: {"eos_token_id": [128001, 128008, 128009]})
+    assert llama._stop_ids() == [128001, 128008, 128009]
+    c = FakeCompletion(0, "ok [RESULT] 4", [10, 128008], [{10: FakeLogprob(-0.5)}, {128008: FakeLogprob(-0.1)}])
+    assert sample_from_vllm_output(c, llama._stop_ids()).token_logprobs == (-0.5,)
+
+    def broken() -> dict:
+        raise AttributeError("no generation config in this vLLM")
+
+    assert backend(broken)._stop_ids() == [128009]
+    assert backend(lambda: None)._stop_ids() == [128009]
+
+
+def test_adapter_rank_sets_vllms_max_lora_rank(tmp_path) -> None:
+    import json
+
+    from selfrat_eval.generation.vllm import _adapter_rank
+
+    def adapter(r: Any) -> Any:
+        d = tmp_path / f"r{r}"
+        d.mkdir()
+        (d / "adapter_config.json").write_text(json.dumps({"r": r}))
+        return d
+
+    assert _adapter_rank(adapter(8)) == 16  # vLLM's default already covers it
+    assert _adapter_rank(adapter(64)) == 64  # the recipes' rank: refused at the default 16
+    assert _adapter_rank(adapter(24)) == 32  # rounded up to a value vLLM accepts
+    assert _adapter_rank(tmp_path / "missing") == 16

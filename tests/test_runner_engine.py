@@ -386,3 +386,19 @@ def test_a_backend_built_by_the_run_is_stopped_by_it(tmp_path: Path, monkeypatch
     with pytest.raises(ZeroDivisionError):
         run_evaluation(_cfg(tmp_path, data, out=str(tmp_path / "c"), no_cache=True))
     assert Closable.closed == 2
+
+
+def test_cache_key_names_the_engine_and_dtype_of_local_judges(tiny_model_dir, tmp_path):
+    """The same weights in another dtype (or engine, or device) judge differently: their
+    generations must not be served from each other's cache entries."""
+    pytest.importorskip("torch")
+    from selfrat_eval.generation.hf import HFBackend
+    from selfrat_eval.runner.evaluate import model_key_of
+
+    cfg = RunConfig(judge=str(tiny_model_dir), benchmark="feedback_bench", out=str(tmp_path / "x"))
+    fp32 = model_key_of(cfg, HFBackend(str(tiny_model_dir), dtype="float32"))
+    bf16 = model_key_of(cfg, HFBackend(str(tiny_model_dir), dtype="bfloat16"))
+    assert fp32.endswith("@hf:float32:cpu") and bf16.endswith("@hf:bfloat16:cpu")
+    assert fp32.split("@")[0] == bf16.split("@")[0] and fp32 != bf16
+    # backends without local numerics (API servers, test fakes) keep the id + fingerprint key
+    assert "@" not in model_key_of(cfg, FakeBackend())

@@ -353,3 +353,80 @@ def test_linear_merge_averages_weights(env, tmp_path):
     a, b, m = (_model(p).state_dict() for p in (env["model"], other, out))
     for name in a:
         assert torch.allclose(m[name], 0.75 * a[name] + 0.25 * b[name], atol=1e-6), name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_lora_merge_rounds_once_and_reports_what_rounding_loses(env, tmp_path, dtype):
+    """float32 weights: exactly peft's merge, nothing lost. bfloat16 weights: each layer is merged
+    in float32 and rounded once (peft alone would round the update first, then the sum), and the
+    share of a small update that rounding loses is written beside the model, not hidden."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from selfrat_eval.training.modeling import save_plain
+
+    def adapted(scale: float):
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_pretrained(env["model"], dtype=getattr(torch, dtype))
+        model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.data.normal_(0.0, scale)
+        return model
+
+    tok = AutoTokenizer.from_pretrained(env["model"])
+    model = adapted(1e-2)
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    want = (layer.get_base_layer().weight.float() + layer.get_delta_weight("default").float()).to(getattr(torch, dtype))
+    out = save_plain(model, tok, tmp_path / "big")
+    merged = AutoModelForCausalLM.from_pretrained(out, dtype=getattr(torch, dtype))
+    assert torch.equal(merged.model.layers[0].self_attn.q_proj.weight, want)
+    lost = json.loads((out / "lora_merge.json").read_text())["lora_update_lost_to_rounding"]
+    if dtype == "float32":
+        reference = adapted(1e-2).merge_and_unload()
+        assert lost == 0.0
+        assert all(torch.equal(a, b) for a, b in zip(merged.state_dict().values(), reference.state_dict().values(), strict=True))
+    else:
+        assert 0.0 < lost < 0.5
+        tiny_update = save_plain(adapted(1e-5), tok, tmp_path / "tiny")  # far below a bf16 step
+        assert json.loads((tiny_update / "lora_merge.json").read_text())["lora_update_lost_to_rounding"] > 0.5
+
+
+def test_inference_loads_bypass_a_zero3_config_and_training_loads_keep_it(env, monkeypatch):
+    """Under a ZeRO-3 launch the first trainer registers its DeepSpeed config for the whole
+    process. Judges loaded for sampling, evaluation, margins or merges must be whole (no
+    ``zero.Init``), the training loads still partitioned, and the registration must survive."""
+    from transformers import AutoModelForCausalLM
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    from selfrat_eval.generation.hf import load_hf_model
+    from selfrat_eval.training.modeling import ModelRef, load_model
+
+    class Zero3Config:  # what HfTrainerDeepSpeedConfig answers under accelerate/zero3.yaml
+        def is_zero3(self) -> bool:
+            return True
+
+    seen: list[bool] = []
+    real = AutoModelForCausalLM.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.append(hf_deepspeed.is_deepspeed_zero3_enabled())
+        hf_deepspeed.unset_hf_deepspeed_config()  # the tiny model has no DeepSpeed to partition it
+        try:
+            return real(cls, *args, **kwargs)
+        finally:
+            hf_deepspeed.set_hf_deepspeed_config(config)
+
+    config = Zero3Config()
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(spy))
+    hf_deepspeed.set_hf_deepspeed_config(config)
+    try:
+        cfg = TrainConfig.from_dict({"model": {"name_or_path": str(env["model"])}, "use_cpu": True})
+        load_hf_model(str(env["model"]))
+        load_model(ModelRef(str(env["model"])), cfg, for_training=False)
+        load_model(ModelRef(str(env["model"])), cfg)
+        assert seen == [False, False, True]
+        assert hf_deepspeed.is_deepspeed_zero3_enabled()  # restored after each inference load
+    finally:
+        hf_deepspeed.unset_hf_deepspeed_config()

@@ -324,6 +324,25 @@ def test_trainer_args_pass_report_to_and_device(tmp_path):
     assert args["seed"] == 7 and args["save_steps"] == cfg.dpo.save_steps
 
 
+def test_one_process_on_several_gpus_trains_on_one_device(tmp_path):
+    """transformers wraps the model in nn.DataParallel when one process sees several GPUs, which
+    multiplies the configured batch by the GPU count; the trainers are kept on one device."""
+    pytest.importorskip("trl")
+    from trl import DPOConfig
+
+    from selfrat_eval.training.trainer_args import common_args, one_device_per_process
+
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "use_cpu": True})
+    args = DPOConfig(**common_args(cfg.dpo, tmp_path, cfg, seed=0))
+    assert one_device_per_process(args).n_gpu == args.n_gpu == 0  # CPU: untouched
+    args._n_gpu = 4  # what _setup_devices sets for one process with four visible GPUs
+    assert args.n_gpu == 4
+    assert one_device_per_process(args).n_gpu == 1
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.n_gpu) == (
+        cfg.dpo.batch_size * cfg.dpo.gradient_accumulation_steps
+    )
+
+
 def test_backend_comes_from_the_shared_factory(tmp_path):
     pytest.importorskip("transformers")
     import importlib.util
@@ -740,3 +759,30 @@ def test_consistency_check_keeps_chosen_judgments_whose_score_follows_their_rati
         TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"consistency": "nope"}})
     assert TrainConfig.from_dict({"model": {"name_or_path": "m"}}).fingerprint() != TrainConfig.from_dict(
         {"model": {"name_or_path": "m"}, "curation": {"consistency": "constraint-count"}}).fingerprint()
+
+
+def test_full_fine_tuning_in_low_precision_weights_is_flagged(tmp_path, caplog, monkeypatch):
+    """Without FSDP/DeepSpeed the optimizer updates bfloat16 weights in bfloat16 (small steps round
+    away): warned. float16 has no loss scaling: refused. LoRA and float32 weights: silent."""
+    pytest.importorskip("torch")
+    from selfrat_eval.training.trainer_args import common_args
+
+    def args(dtype: str, lora: bool) -> dict:
+        cfg = TrainConfig.from_dict({"model": {"name_or_path": "m", "dtype": dtype}, "lora": {"enabled": lora}, "use_cpu": True})
+        return common_args(cfg.dpo, tmp_path, cfg, seed=0)
+
+    for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"):
+        monkeypatch.delenv(flag, raising=False)
+    with caplog.at_level("WARNING", logger="selfrat_eval.training.trainer_args"):
+        args("float32", lora=False)
+        args("bfloat16", lora=True)
+        assert not caplog.records
+        assert args("bfloat16", lora=False)["bf16"] is True
+        assert "full fine-tuning with torch.bfloat16 weights" in caplog.text
+    with pytest.raises(ConfigError, match="float16: full fine-tuning runs without loss scaling"):
+        args("float16", lora=False)
+    caplog.clear()
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # FSDP keeps float32 master weights
+    with caplog.at_level("WARNING", logger="selfrat_eval.training.trainer_args"):
+        args("bfloat16", lora=False)
+    assert not caplog.records

@@ -23,9 +23,10 @@ Design notes
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,56 @@ def _resolve_dtype(dtype: Any) -> Any:
     if not isinstance(value, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r} (use e.g. float32, bfloat16, float16 or auto)")
     return value
+
+
+@contextlib.contextmanager
+def zero3_init_disabled() -> Iterator[None]:
+    """Load models whole while a DeepSpeed ZeRO-3 trainer exists in this process.
+
+    The first trainer of a ZeRO-3 launch registers its DeepSpeed config with transformers for the
+    rest of the process; from then on every ``from_pretrained`` builds partitioned placeholder
+    weights under ``deepspeed.zero.Init``, which needs every rank to load in step. A judge loaded
+    for sampling, evaluation or margins (by one rank, or by each rank for its own shard) must be
+    whole: the config is unregistered for the load and restored after it."""
+    try:
+        from transformers.integrations import deepspeed as hf_deepspeed
+    except ImportError:  # pragma: no cover - transformers is a dependency of every caller
+        yield
+        return
+    ref = hf_deepspeed._hf_deepspeed_config_weak_ref
+    config = ref() if ref is not None else None
+    if config is None or not config.is_zero3():
+        yield
+        return
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed.set_hf_deepspeed_config(config)
+
+
+def eos_token_ids(*values: Any) -> set[int]:
+    """Every end-of-sequence id named by the given ``eos_token_id`` values (an id, a list of ids
+    or None: the generation config's and the tokenizer's). Generation stops on any of them (e.g.
+    Llama 3.1 instruct: 128001, 128008, 128009), so each must be stripped from a sample's end."""
+    ids: set[int] = set()
+    for value in values:
+        if value is None:
+            continue
+        ids.update(int(i) for i in (value if isinstance(value, (list, tuple)) else [value]))
+    return ids
+
+
+def _forward_last_logits(model: Any, **inputs: Any) -> Any:
+    """``model(**inputs)`` computing logits for the last position only (``logits_to_keep=1``):
+    the full ``batch x length x vocabulary`` tensor is ~20 GB for 32 prompts of 2,500 tokens with a
+    128k vocabulary. Models whose forward has no ``logits_to_keep`` get the plain call."""
+    try:
+        return model(**inputs, logits_to_keep=1)
+    except TypeError as err:
+        if "logits_to_keep" not in str(err):
+            raise
+        return model(**inputs)
 
 
 def load_hf_model(
@@ -105,7 +156,8 @@ def load_hf_model(
         model_kwargs = dict(kwargs)
         if resolved_dtype is not None:
             model_kwargs["dtype"] = resolved_dtype
-        lm = AutoModelForCausalLM.from_pretrained(expanded, **model_kwargs)
+        with zero3_init_disabled():  # a whole judge per process, never ZeRO-3 partitions
+            lm = AutoModelForCausalLM.from_pretrained(expanded, **model_kwargs)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"cannot load judge model {path}: {exc}") from exc
     if adapter is not None:
@@ -266,17 +318,21 @@ class HFBackend:
 
     # ---- prompt handling ---------------------------------------------------------------------
 
+    @property
+    def numerics(self) -> str:
+        """Engine, weight dtype and device: part of the generation cache's judge identity, so
+        judgments made in CPU float32 are not served to a GPU bfloat16 run of the same judge."""
+        param = next(self.model.parameters())
+        return f"hf:{str(param.dtype).removeprefix('torch.')}:{param.device.type}"
+
     def encode(self, prompt: Prompt) -> list[int]:
         return encode_prompt(self.tokenizer, prompt)
 
     def _stop_ids(self) -> set[int]:
-        ids: set[int] = set()
-        for source in (getattr(self.model, "generation_config", None), self.tokenizer):
-            value = getattr(source, "eos_token_id", None)
-            if value is None:
-                continue
-            ids.update(value if isinstance(value, (list, tuple)) else [value])
-        return {int(i) for i in ids}
+        return eos_token_ids(
+            getattr(getattr(self.model, "generation_config", None), "eos_token_id", None),
+            getattr(self.tokenizer, "eos_token_id", None),
+        )
 
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
@@ -369,7 +425,8 @@ class HFBackend:
                     attention[row, width - len(ids) :] = 1
                 positions = (attention.cumsum(-1) - 1).clamp(min=0)
                 with torch.inference_mode():
-                    logits = self.model(
+                    logits = _forward_last_logits(
+                        self.model,
                         input_ids=input_ids.to(device),
                         attention_mask=attention.to(device),
                         position_ids=positions.to(device),
@@ -389,7 +446,8 @@ class HFBackend:
         model's cache cannot be repeated (then ``num_return_sequences`` re-encodes instead)."""
         positions = (attention.cumsum(-1) - 1).clamp(min=0)  # what generate uses with left padding
         try:
-            out = self.model(
+            out = _forward_last_logits(
+                self.model,
                 input_ids=input_ids[:, :-1],
                 attention_mask=attention[:, :-1],
                 position_ids=positions[:, :-1],

@@ -22,8 +22,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .base import DEFAULT_SAMPLING, Prompt, Sample, SamplingConfig, check_sample_count
@@ -142,6 +144,8 @@ class VLLMBackend:
             from vllm.lora.request import LoRARequest
 
             kwargs["enable_lora"] = True
+            # vLLM refuses adapters above its default max_lora_rank (16); the recipes train r=64
+            kwargs.setdefault("max_lora_rank", _adapter_rank(adapter))
             self._lora = LoRARequest("judge-adapter", 1, os.path.expanduser(str(adapter)))
         try:
             self.llm = vllm.LLM(**kwargs)
@@ -153,14 +157,27 @@ class VLLMBackend:
         self.ignore_eos = ignore_eos
         self.model_id = model_id or (str(model) + (f"::adapter={adapter}" if adapter else ""))
 
+    @property
+    def numerics(self) -> str:
+        """Engine, dtype and platform (see ``HFBackend.numerics``)."""
+        dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", "unknown")).removeprefix("torch.")
+        return f"vllm:{dtype}:{'cpu' if _cpu_build() else 'gpu'}"
+
     def encode(self, prompt: Prompt) -> list[int]:
         from .hf import encode_prompt
 
         return encode_prompt(self.tokenizer, prompt)
 
     def _stop_ids(self) -> list[int]:
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        return [] if eos is None else [int(eos)]
+        """vLLM also stops on the EOS ids of the model's generation config and keeps that token in
+        ``token_ids``: strip those as the HF backend does, or best-of-N would score them."""
+        from .hf import eos_token_ids
+
+        try:
+            generation = self.llm.llm_engine.model_config.try_get_generation_config() or {}
+        except Exception:  # noqa: BLE001 - layouts differ across vLLM versions: tokenizer EOS only
+            generation = {}
+        return sorted(eos_token_ids(generation.get("eos_token_id"), getattr(self.tokenizer, "eos_token_id", None)))
 
     def generate(
         self,
@@ -233,6 +250,20 @@ def top_logprobs_from_vllm(request_output: Any, tokenizer: Any, k: int) -> dict[
     first = entries[0]
     ranked = [(int(tid), float(getattr(v, "logprob", v))) for tid, v in first.items()]
     return top_token_texts(tokenizer, ranked, k)
+
+
+_VLLM_LORA_RANKS = (16, 32, 64, 128, 256, 320, 512)  # max_lora_rank values vLLM accepts
+
+
+def _adapter_rank(adapter: str | os.PathLike[str]) -> int:
+    """vLLM's ``max_lora_rank`` for a PEFT adapter directory: the smallest accepted value >= its
+    ``r`` (vLLM's default, 16, if the config cannot be read; vLLM then names the problem)."""
+    try:
+        path = Path(os.path.expanduser(str(adapter))) / "adapter_config.json"
+        rank = int(json.loads(path.read_text(encoding="utf-8")).get("r", 16))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 16
+    return next((r for r in _VLLM_LORA_RANKS if r >= rank), rank)
 
 
 def _cpu_build() -> bool:

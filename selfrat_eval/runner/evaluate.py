@@ -201,12 +201,17 @@ def judge_items(
 
 
 def model_key_of(cfg: RunConfig, backend: GenerationBackend) -> str:
-    """Cache identity of the judge: its id plus a fingerprint of its local weight files."""
+    """Cache identity of the judge: its id, a fingerprint of its local weight files and, for local
+    engines, the numerics it runs with (``hf:bfloat16:cuda``): the same weights judged by another
+    engine or dtype give other judgments, which the cache must not serve as this run's."""
     key = str(getattr(backend, "model_id", cfg.judge))
     if cfg.backend.name != "openai":
         fingerprint = model_fingerprint(cfg.judge, cfg.backend.adapter)
         if fingerprint:
             key += f"#{fingerprint}"
+    numerics = getattr(backend, "numerics", None)
+    if numerics:
+        key += f"@{numerics}"
     return key
 
 

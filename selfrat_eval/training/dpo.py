@@ -21,8 +21,8 @@ from typing import Any
 
 from . import faults
 from .config import TrainConfig
-from .modeling import ModelRef, load_model, load_tokenizer, peft_config, save_trained
-from .trainer_args import common_args, last_checkpoint
+from .modeling import ModelRef, free_accelerator_memory, load_model, load_tokenizer, peft_config, save_trained
+from .trainer_args import common_args, last_checkpoint, one_device_per_process
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def build_trainer(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Pat
         loss_weights=loss_weights,
         precompute_ref_log_probs=precompute,
     )
+    one_device_per_process(args)
     return DPOTrainer(
         model=model,
         ref_model=ref_model,
@@ -134,8 +135,10 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     history = [h for h in trainer.state.log_history if any(k.startswith("rewards/") for k in h)]
     if main:
         (out_dir / "train_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
-    tokenizer = trainer.processing_class
-    return save_trained(trainer, tokenizer, out_dir / "model")
+    model_dir = save_trained(trainer, trainer.processing_class, out_dir / "model")
+    del trainer
+    free_accelerator_memory()  # before the caller loads two more models for the margins
+    return model_dir
 
 
 # ---- log-prob margins (measured outside trl, on a plain model) ----------------------------------

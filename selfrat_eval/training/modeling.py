@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import LoraSettings, ModelConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+# Share of a LoRA update (root-mean-square) that rounding the merged weights to their low-precision
+# dtype may lose before the merge is reported as lossy.
+MERGE_LOSS_WARNING = 0.1
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,21 @@ def resolve_model_path(name: str) -> str:
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"model.name_or_path={name!r}: package {name[4:]!r} is not installed")
     return list(spec.submodule_search_locations)[0]
+
+
+def free_accelerator_memory() -> None:
+    """Collect garbage, then return cached CUDA blocks. A finished trainer is only freed by a full
+    collection (accelerate keeps ``model._original_forward``, a reference cycle), so a stage that
+    trains and then loads more models would otherwise hold two sets of weights on the GPU."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def has_gpu() -> bool:
@@ -75,18 +99,26 @@ def load_tokenizer(ref: ModelRef, cfg: TrainConfig | None = None) -> Any:
     return tok
 
 
-def load_model(ref: ModelRef, cfg: TrainConfig) -> Any:
+def load_model(ref: ModelRef, cfg: TrainConfig, *, on_gpu: bool = True, for_training: bool = True) -> Any:
+    """The judge at ``ref`` in ``model.dtype``, on the GPU when training runs there (``on_gpu``:
+    False keeps it in CPU memory, for work that needs no accelerator). ``for_training=False``
+    loads it whole even under a ZeRO-3 launch (margins, merges: one process, plain forward passes)."""
+    import contextlib
+
     from transformers import AutoModelForCausalLM
+
+    from ..generation.hf import zero3_init_disabled
 
     kwargs: dict[str, Any] = {"dtype": resolve_dtype(cfg), "trust_remote_code": cfg.model.trust_remote_code}
     if ref.gguf_file:
         kwargs["gguf_file"] = ref.gguf_file
     if cfg.model.attn_implementation:
         kwargs["attn_implementation"] = cfg.model.attn_implementation
-    model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
+    with contextlib.nullcontext() if for_training else zero3_init_disabled():
+        model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
     if ref.gguf_file:
         drop_gguf_quantization_marker(model)
-    if not use_cpu(cfg) and has_gpu():
+    if on_gpu and not use_cpu(cfg) and has_gpu():
         model = model.to("cuda")
     return model
 
@@ -146,22 +178,73 @@ def save_plain(model: Any, tokenizer: Any, out_dir: Path) -> Path:
         from peft import PeftModel
     except ImportError:  # peft is optional for full fine-tuning
         PeftModel = ()  # type: ignore[assignment]
+    merge_info = None
     if isinstance(model, PeftModel):
-        model = model.merge_and_unload()
+        model, merge_info = merge_lora(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    if merge_info is not None:
+        (out_dir / "lora_merge.json").write_text(json.dumps(merge_info, indent=1), encoding="utf-8")
     return out_dir
 
 
+def merge_lora(model: Any) -> tuple[Any, dict[str, Any]]:
+    """Merge a PeftModel's LoRA adapters into its weights, layer by layer, in float32.
+
+    With bfloat16/float16 weights (the GPU default), peft adds the update in that dtype; updates
+    below half a rounding step at a weight's size vanish (a DPO step at lr 5e-6 is mostly below it).
+    Here each layer is merged in float32 and rounded once, and the share of the update that the
+    rounding still loses is measured (root-mean-square over every merged layer): returned as
+    ``lora_update_lost_to_rounding`` and warned about above ``MERGE_LOSS_WARNING``. With float32
+    weights this is peft's own merge and the loss is 0.
+    """
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    update_sq = lost_sq = 0.0
+    dtypes: set[str] = set()
+    with torch.no_grad():
+        for module in model.modules():
+            if not isinstance(module, LoraLayer) or getattr(module, "merged", False):
+                continue
+            names = [a for a in module.active_adapters if a in module.lora_A]
+            if not names:
+                continue
+            base = module.get_base_layer()
+            dtype = base.weight.dtype
+            dtypes.add(str(dtype).removeprefix("torch."))
+            low = dtype != torch.float32
+            for name in names:
+                update_sq += float(module.get_delta_weight(name).float().pow(2).sum())
+            if low:
+                base.to(torch.float32)  # peft adds the update in the base weight's dtype
+            module.merge(adapter_names=names)
+            if low:
+                merged = base.weight.detach()
+                lost_sq += float((merged.to(dtype).float() - merged).pow(2).sum())
+                base.to(dtype)  # the one rounding
+    lost = math.sqrt(lost_sq / update_sq) if update_sq > 0 else 0.0
+    info = {"weights_dtype": sorted(dtypes), "lora_update_lost_to_rounding": round(lost, 6)}
+    if lost > MERGE_LOSS_WARNING:
+        log.warning(
+            "LoRA merge: rounding the merged weights to %s loses %.0f%% of the update (rms); keep "
+            "float32 weights for training (model.dtype: float32, model.autocast_bf16: true)",
+            "/".join(sorted(dtypes)), 100 * lost,
+        )
+    return model.unload(), info
+
+
 def linear_merge(dirs: list[Path], weights: list[float], out_dir: Path, cfg: TrainConfig) -> Path:
-    """Weighted average of parameters of same-architecture models (Prometheus 2's linear merge)."""
+    """Weighted average of parameters of same-architecture models (Prometheus 2's linear merge),
+    computed in CPU memory: one process merges (the caller), and two models plus float32
+    accumulators need not fit on the GPU next to a training run's leftovers."""
     if len(dirs) != len(weights) or not dirs:
         raise ValueError("linear_merge needs one weight per model")
     total = sum(weights)
     if total <= 0:
         raise ValueError("linear_merge weights must sum to a positive number")
-    models = [load_model(ModelRef(str(d)), cfg) for d in dirs]
+    models = [load_model(ModelRef(str(d)), cfg, on_gpu=False, for_training=False) for d in dirs]
     base = models[0]
     states = [m.state_dict() for m in models]
     merged = {}

@@ -29,7 +29,6 @@ the incumbent's, from the cache) and iteration t+1 samples from and trains the i
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
@@ -59,7 +58,7 @@ from .data import (
 from .distributed import barrier as _barrier
 from .distributed import init_distributed
 from .distributed import is_main as _is_main
-from .modeling import ModelRef
+from .modeling import ModelRef, free_accelerator_memory
 from .resampling import LazyBackend, merged_records, sample_with_budget
 from .sampling import Unit, check_sampling_launch, make_backend, sample_units, sampling_config
 
@@ -100,17 +99,6 @@ class Manifest:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1, default=str), encoding="utf-8")
         tmp.replace(self.path)
-
-
-def _free() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 class StopAfter(Exception):
@@ -196,7 +184,7 @@ class Pipeline:
         _barrier()
         if not main:
             self.manifest = Manifest(self.manifest.path, json.loads(self.manifest.path.read_text(encoding="utf-8")))
-        _free()
+        free_accelerator_memory()
         self._maybe_stop(name)
         return self.manifest.done(name) or {}
 
@@ -232,13 +220,14 @@ class Pipeline:
         if self.validation:  # only then: runs without a gate keep their splits.json
             splits["validation_ids"] = [it.id for it in self.validation]
         path = self.out / "data" / "splits.json"
-        if path.exists():
-            old = json.loads(path.read_text(encoding="utf-8"))
-            if old != splits:
-                raise ConfigError(f"{path}: the data changed since this run started; use a new output_dir")
-        elif _is_main():
+        if _is_main() and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(splits), encoding="utf-8")
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(splits), encoding="utf-8")
+            tmp.replace(path)  # atomic: a killed run or another rank never reads half a file
+        _barrier()  # other ranks compare only once the main process has written it
+        if json.loads(path.read_text(encoding="utf-8")) != splits:
+            raise ConfigError(f"{path}: the data changed since this run started; use a new output_dir")
         # The held-out split, written once, is what every judge is evaluated on (feedback_bench).
         self.heldout_path = self.out / "data" / "heldout.jsonl"
         if self.heldout and not self.heldout_path.exists() and _is_main():
@@ -288,7 +277,10 @@ class Pipeline:
 
                 prow = pairwise_examples(load_pairwise_items(cfg))
                 pdir = train_sft(prow, base, sft_dir / "pairwise", cfg, fault_stage="sft_pairwise")
-                merged = linear_merge([model_dir, pdir], [1 - pw.merge_weight, pw.merge_weight], sft_dir / "merged", cfg)
+                merged = sft_dir / "merged"
+                if _is_main():  # every rank trained both models; one merges and writes
+                    linear_merge([model_dir, pdir], [1 - pw.merge_weight, pw.merge_weight], merged, cfg)
+                _barrier()
                 info.update(model=str(merged), pairwise_model=str(pdir), n_pairwise_examples=len(prow))
             return info
 
@@ -533,7 +525,7 @@ def _margins(before: ModelRef, after: ModelRef, pairs: list[dict[str, Any]], cfg
 
     out = {}
     for name, ref in (("before", before), ("after", after)):
-        model = load_model(ref, cfg)
+        model = load_model(ref, cfg, for_training=False)
         m = pair_margins(model, load_tokenizer(ref, cfg), pairs)
         out[name] = sum(m) / len(m)
         del model

@@ -19,8 +19,8 @@ from ..records import DataError, PairwiseItem, PointwiseItem
 from . import faults
 from .config import TrainConfig, TrainerSettings
 from .data import judge_messages, sft_target
-from .modeling import ModelRef, load_model, load_tokenizer, peft_config, save_trained
-from .trainer_args import common_args, last_checkpoint
+from .modeling import ModelRef, free_accelerator_memory, load_model, load_tokenizer, peft_config, save_trained
+from .trainer_args import common_args, last_checkpoint, one_device_per_process
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def train_sft(
         packing=False,
         dataset_num_proc=None,
     )
+    one_device_per_process(args)
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -105,6 +106,8 @@ def train_sft(
     result = trainer.train(resume_from_checkpoint=resume)
     model_dir = save_trained(trainer, tokenizer, out_dir / "model")
     trainer.save_metrics("train", result.metrics)
+    del trainer, model
+    free_accelerator_memory()  # before the caller loads the next model (pairwise SFT, merge)
     return model_dir
 
 

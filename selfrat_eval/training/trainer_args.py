@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig, TrainerSettings
+from .config import ConfigError, TrainConfig, TrainerSettings
 from .modeling import resolve_dtype, use_cpu
+
+log = logging.getLogger(__name__)
+
+
+def sharded_launch() -> bool:
+    """An FSDP or DeepSpeed launch (accelerate's environment): they keep float32 master weights."""
+    return any(os.environ.get(flag, "false").lower() == "true" for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
+
+
+def check_training_precision(cfg: TrainConfig, dtype: Any) -> None:
+    """Full fine-tuning updates the weights in their own dtype unless FSDP/DeepSpeed keeps float32
+    master copies: in bfloat16 a step below half a rounding step at a weight's size is lost (at
+    lr 5e-6 most of them); float16 has no loss scaling here and overflows."""
+    import torch
+
+    if cfg.lora.enabled or dtype == torch.float32 or sharded_launch():
+        return
+    if dtype == torch.float16:
+        raise ConfigError("model.dtype float16: full fine-tuning runs without loss scaling here; use bfloat16 or float32")
+    log.warning(
+        "full fine-tuning with %s weights and no FSDP/DeepSpeed: the optimizer updates them in %s and small "
+        "steps round away; model.dtype: float32 with model.autocast_bf16: true keeps float32 weights",
+        dtype, dtype,
+    )
 
 
 def common_args(settings: TrainerSettings, out_dir: Path, cfg: TrainConfig, seed: int) -> dict[str, Any]:
     import torch
 
     dtype = resolve_dtype(cfg)
+    check_training_precision(cfg, dtype)
     return {
         "output_dir": str(out_dir),
         "num_train_epochs": settings.epochs,
@@ -38,6 +65,16 @@ def common_args(settings: TrainerSettings, out_dir: Path, cfg: TrainConfig, seed
         "dataloader_num_workers": 0,
         "disable_tqdm": False,
     }
+
+
+def one_device_per_process(args: Any) -> Any:
+    """Keep each process on one device. A single process that sees several GPUs would otherwise
+    get its model wrapped in ``nn.DataParallel``: the configured batch silently becomes one per GPU
+    (4 GPUs: 4x the effective batch, a quarter of the steps). Multi-GPU training is ``accelerate
+    launch`` / ``torchrun``, one process per GPU."""
+    if args.n_gpu > 1:
+        args._n_gpu = 1
+    return args
 
 
 def last_checkpoint(out_dir: Path) -> str | None:
