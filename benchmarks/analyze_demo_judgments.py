@@ -79,6 +79,9 @@ def analyze(results: dict, heldout: dict) -> dict:
     verdict_ok: Counter[str] = Counter()
     evidence_ok: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    said_met: Counter[str] = Counter()
+    against_own_evidence: Counter[str] = Counter()  # stated verdict != what its own evidence implies
+    readable_evidence: Counter[str] = Counter()
     consistent = n = 0
     predicted: Counter[int] = Counter()
     readable: list[tuple[float, float, int, int]] = []  # gold, stated, by verdicts, by evidence
@@ -95,10 +98,15 @@ def analyze(results: dict, heldout: dict) -> dict:
             readable.append((float(it["result"]["gold"]), float(pred), by_verdicts, by_evidence))
         if len(got) != len(want):
             continue
-        for (ev, v), (gev, gv), c in zip(got, want, item.metadata["constraints"], strict=True):
+        own = evidence_and_stated_verdicts(text) or [(None, v == "met") for _, v in got]
+        for (ev, v), (gev, gv), c, (implied, _) in zip(got, want, item.metadata["constraints"], own, strict=True):
             total[c["kind"]] += 1
             verdict_ok[c["kind"]] += v == gv
             evidence_ok[c["kind"]] += ev == gev
+            said_met[c["kind"]] += v == "met"
+            if implied is not None:
+                readable_evidence[c["kind"]] += 1
+                against_own_evidence[c["kind"]] += implied != (v == "met")
         if pred is not None and round(pred) == 1 + sum(v == "met" for _, v in got):
             consistent += 1
     gold = [r[0] for r in readable]
@@ -106,6 +114,12 @@ def analyze(results: dict, heldout: dict) -> dict:
         "n": n,
         "verdict_accuracy": {k: round(verdict_ok[k] / total[k], 3) for k in sorted(total)},
         "evidence_exact": {k: round(evidence_ok[k] / total[k], 3) for k in sorted(total)},
+        # how often the verdict is "met", and how often it contradicts the evidence the judgment
+        # itself cites (a judge that says "met" whatever its evidence: high on both)
+        "verdict_met": {k: round(said_met[k] / total[k], 3) for k in sorted(total)},
+        "verdict_against_own_evidence": {
+            k: round(against_own_evidence[k] / readable_evidence[k], 3) for k in sorted(readable_evidence)
+        },
         "score_consistent_with_own_verdicts": round(consistent / n, 3) if n else None,
         "predicted_scores": dict(sorted(predicted.items())),
         "pearson": results["metrics"].get("pearson"),

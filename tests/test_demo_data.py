@@ -257,3 +257,36 @@ def test_judgment_analysis_reads_running_count_rationales_like_plain_ones():
         assert len(script.clauses(b.metadata["target"])) == 4
         implied = script.implied_scores(b.metadata["target"])
         assert implied == script.implied_scores(a.metadata["target"]) == (b.gold_score, b.gold_score)
+
+
+def test_judgment_analysis_counts_verdicts_that_contradict_their_own_evidence():
+    """A judge that writes "met" for the item count whatever its own cited count says: the
+    analysis reports the count verdict as always met and, on the items whose count is wrong, as
+    contradicting the judgment's own evidence; the other clauses stay consistent."""
+    import importlib.util
+    import re
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    items = build_splits(SyntheticConfig(n_train=40, n_heldout=0, seed=5))["train"]
+    flipped = 0
+    rows = []
+    for it in items:
+        text = it.metadata["target"]
+        judged = re.sub(r"^(Item count: [^.]*? \()violated", r"\1met", text)
+        flipped += judged != text
+        rows.append({
+            "id": str(it.id),
+            "requests": {"score": {"draws": [{"text": judged}], "decision": {}}},
+            "result": {"pred": float(it.gold_score), "gold": float(it.gold_score)},
+        })
+    assert 0 < flipped < len(items)
+    out = script.analyze({"items": rows, "metrics": {"pearson": None}}, {str(it.id): it for it in items})
+    assert out["verdict_met"]["count"] == 1.0
+    assert out["verdict_against_own_evidence"]["count"] == round(flipped / len(items), 3)
+    assert all(v == 0.0 for k, v in out["verdict_against_own_evidence"].items() if k != "count")
+    assert out["verdict_accuracy"]["count"] == round(1 - flipped / len(items), 3)

@@ -152,3 +152,18 @@ def test_adapter_rank_sets_vllms_max_lora_rank(tmp_path) -> None:
     assert _adapter_rank(adapter(64)) == 64  # the recipes' rank: refused at the default 16
     assert _adapter_rank(adapter(24)) == 32  # rounded up to a value vLLM accepts
     assert _adapter_rank(tmp_path / "missing") == 16
+
+
+def test_numerics_name_the_engines_dtype_even_when_the_layout_differs() -> None:
+    """The generation cache keys a vLLM judge by its dtype; a vLLM without ``llm_engine`` must not
+    crash the key, the requested dtype names it then."""
+    from types import SimpleNamespace
+
+    from selfrat_eval.generation.vllm import VLLMBackend
+
+    obj = object.__new__(VLLMBackend)
+    obj._dtype = "auto"
+    obj.llm = SimpleNamespace(llm_engine=SimpleNamespace(model_config=SimpleNamespace(dtype="torch.bfloat16")))
+    assert obj.numerics.startswith("vllm:bfloat16:")
+    obj.llm = SimpleNamespace()
+    assert obj.numerics.startswith("vllm:auto:")

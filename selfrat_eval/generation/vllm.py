@@ -155,12 +155,16 @@ class VLLMBackend:
         self.tokenizer = self.llm.get_tokenizer()
         self.logprobs = logprobs
         self.ignore_eos = ignore_eos
+        self._dtype = dtype
         self.model_id = model_id or (str(model) + (f"::adapter={adapter}" if adapter else ""))
 
     @property
     def numerics(self) -> str:
         """Engine, dtype and platform (see ``HFBackend.numerics``)."""
-        dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", "unknown")).removeprefix("torch.")
+        try:
+            dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
+        except AttributeError:  # another vLLM layout: the requested dtype names it as well
+            dtype = str(self._dtype)
         return f"vllm:{dtype}:{'cpu' if _cpu_build() else 'gpu'}"
 
     def encode(self, prompt: Prompt) -> list[int]:
