@@ -148,8 +148,12 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
     chosen_err: list[int] = []
     rejected_err: list[int] = []
     unmatched = inverted = 0
+    # per clause label, the wrong verdicts of rejected judgments by direction: what DPO is told to
+    # push down ("met" where the truth is violated, and the reverse)
+    wrong_by_label: dict[str, Counter[str]] = {}
     for pair in pairs:
-        truth = clauses(targets[str(pair["key"])])
+        target = targets[str(pair["key"])]
+        truth = clauses(target)
         c = verdict_errors(pair["chosen"][-1]["content"], truth)
         r = verdict_errors(pair["rejected"][-1]["content"], truth)
         if c is None or r is None:
@@ -158,6 +162,13 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
         chosen_err.append(c)
         rejected_err.append(r)
         inverted += c > r
+        labels = [label.strip() for label, *_ in EVIDENCE_FIRST.findall(target)]
+        for label, (_, tv), (_, cv), (_, rv) in zip(
+            labels, truth, clauses(pair["chosen"][-1]["content"]), clauses(pair["rejected"][-1]["content"]), strict=False
+        ):
+            counts = wrong_by_label.setdefault(label.split(":")[0], Counter())
+            counts[f"chosen_{cv}_when_{tv}"] += cv != tv
+            counts[f"rejected_{rv}_when_{tv}"] += rv != tv
     n = len(chosen_err)
 
     def share(xs: list[int], pred: Any) -> float | None:
@@ -171,6 +182,11 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
         "rejected_wrong_verdicts_mean": round(sum(rejected_err) / n, 3) if n else None,
         "chosen_has_more_wrong_verdicts": round(inverted / n, 3) if n else None,
         "chosen_wrong_verdicts": dict(sorted(Counter(chosen_err).items())),
+        "wrong_verdicts_by_clause": {
+            label: {k: v for k, v in sorted(counts.items()) if v}
+            for label, counts in sorted(wrong_by_label.items())
+            if any(counts.values())
+        },
     }
 
 

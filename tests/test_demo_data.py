@@ -290,3 +290,36 @@ def test_judgment_analysis_counts_verdicts_that_contradict_their_own_evidence():
     assert out["verdict_against_own_evidence"]["count"] == round(flipped / len(items), 3)
     assert all(v == 0.0 for k, v in out["verdict_against_own_evidence"].items() if k != "count")
     assert out["verdict_accuracy"]["count"] == round(1 - flipped / len(items), 3)
+
+
+def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
+    """Which wrong verdicts DPO is told to push down, per clause: a rejected judgment whose item
+    count says the opposite of the truth is counted under its direction; the chosen (the
+    reference) has none."""
+    import importlib.util
+    import re
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    items = build_splits(SyntheticConfig(n_train=30, n_heldout=0, seed=3, running_count=True))["train"]
+
+    def flip(text: str) -> str:
+        return re.sub(r"^(Item count: [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
+
+    pairs = [
+        {"key": str(it.id), "chosen": [{"content": it.metadata["target"]}], "rejected": [{"content": flip(it.metadata["target"])}]}
+        for it in items
+    ]
+    truth_met = sum(script.clauses(it.metadata["target"])[0][1] == "met" for it in items)
+    out = script.analyze_pairs(pairs, {str(it.id): it.metadata["target"] for it in items})
+    assert out["n_unmatched"] == 0 and out["chosen_all_verdicts_right"] == 1.0
+    assert out["wrong_verdicts_by_clause"]["Item count"] == {
+        k: v
+        for k, v in {"rejected_met_when_violated": len(items) - truth_met, "rejected_violated_when_met": truth_met}.items()
+        if v
+    }
+    assert set(out["wrong_verdicts_by_clause"]) == {"Item count"}

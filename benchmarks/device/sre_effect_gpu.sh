@@ -10,11 +10,13 @@
 #   bash benchmarks/device/sre_effect_gpu.sh stage     # install wheels, keep the parts, check imports
 #   bash benchmarks/device/sre_effect_gpu.sh run       # the rest; packs runs into $OUT
 #   SMOKE=1 bash benchmarks/device/sre_effect_gpu.sh run   # a few items per stage (CPU dry run)
-#   ITERATIONS=[160,80] N_TRAIN=512 HF_BATCH=512 PROMPT_BATCH=128 R=runs/gpu-rc-big bash ... run
-#     more inputs per iteration (n_train >= the 256 unused seed-SFT items + the iterations' inputs).
+#   ITERATIONS=[128,128] N_TRAIN=512 HF_BATCH=512 PROMPT_BATCH=128 R=runs/gpu-rc-big bash ... run
+#     more inputs per iteration (n_train >= the 256 unused seed-SFT items + the iterations' inputs);
+#     keep later iterations as large as the first (records/sre-more-inputs-cpu: 147 pairs held
+#     iteration 1 level, iteration 2's 54-70 pairs lost 0.12-0.19 again).
 #     Stage times per seed at [64,32] on an H200 (3 seeds sharing it): iter1 sampling 44 s, DPO 26 s,
 #     iter2 sampling 18 s, DPO 16 s, RS-SFT 12 s, each judge's held-out evaluation 6-25 s; sampling
-#     and DPO grow with the inputs: [160,80] should fit one 10-minute call, larger runs resume in the next.
+#     and DPO grow with the inputs: [128,128] should about fit one 10-minute call; a rerun resumes.
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
