@@ -98,7 +98,9 @@ def analyze(results: dict, heldout: dict) -> dict:
             readable.append((float(it["result"]["gold"]), float(pred), by_verdicts, by_evidence))
         if len(got) != len(want):
             continue
-        own = evidence_and_stated_verdicts(text) or [(None, v == "met") for _, v in got]
+        own = evidence_and_stated_verdicts(text)
+        if own is None or len(own) != len(got):  # verdict-first rationales carry no readable evidence
+            own = [(None, v == "met") for _, v in got]
         for (ev, v), (gev, gv), c, (implied, _) in zip(got, want, item.metadata["constraints"], own, strict=True):
             total[c["kind"]] += 1
             verdict_ok[c["kind"]] += v == gv
