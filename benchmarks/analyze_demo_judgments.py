@@ -138,7 +138,10 @@ def analyze(results: dict, heldout: dict) -> dict:
 
 def verdict_errors(text: str, truth: list[tuple[str, str]]) -> int | None:
     """Verdicts of ``text`` that differ from the true ones; None when the clauses do not line up."""
-    got = clauses(text)
+    return _errors(clauses(text), truth)
+
+
+def _errors(got: list[tuple[str, str]], truth: list[tuple[str, str]]) -> int | None:
     if len(got) != len(truth):
         return None
     return sum(v != tv for (_, v), (_, tv) in zip(got, truth, strict=True))
@@ -156,19 +159,17 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
     for pair in pairs:
         target = targets[str(pair["key"])]
         truth = clauses(target)
-        c = verdict_errors(pair["chosen"][-1]["content"], truth)
-        r = verdict_errors(pair["rejected"][-1]["content"], truth)
+        chosen, rejected = clauses(pair["chosen"][-1]["content"]), clauses(pair["rejected"][-1]["content"])
+        c, r = _errors(chosen, truth), _errors(rejected, truth)
         if c is None or r is None:
             unmatched += 1
             continue
         chosen_err.append(c)
         rejected_err.append(r)
         inverted += c > r
-        labels = [label.strip() for label, *_ in EVIDENCE_FIRST.findall(target)]
-        for label, (_, tv), (_, cv), (_, rv) in zip(
-            labels, truth, clauses(pair["chosen"][-1]["content"]), clauses(pair["rejected"][-1]["content"]), strict=False
-        ):
-            counts = wrong_by_label.setdefault(label.split(":")[0], Counter())
+        labels = [label.strip() for label, *_ in EVIDENCE_FIRST.findall(target)]  # verdict-first: none
+        for label, (_, tv), (_, cv), (_, rv) in zip(labels, truth, chosen, rejected, strict=False):
+            counts = wrong_by_label.setdefault(label, Counter())
             counts[f"chosen_{cv}_when_{tv}"] += cv != tv
             counts[f"rejected_{rv}_when_{tv}"] += rv != tv
     n = len(chosen_err)

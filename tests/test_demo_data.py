@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -14,6 +16,16 @@ from selfrat_eval.loaders import contamination_key, load_feedback_collection
 from selfrat_eval.parsing import parse_judgment
 
 CFG = D.SyntheticConfig(n_train=100, n_heldout=50, seed=7)
+
+
+@functools.cache
+def _analysis_script():
+    """``benchmarks/analyze_demo_judgments.py`` as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
+    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 @pytest.fixture(scope="module")
@@ -177,14 +189,9 @@ def test_demo_modules_import_light():
 def test_pair_analysis_counts_wrong_verdicts_against_the_reference_rationale():
     """benchmarks/analyze_demo_judgments.py --pairs: verdict errors of chosen and rejected
     judgments, from the training file's reference rationales."""
-    import importlib.util
-
     from selfrat_eval.demo.data import SyntheticConfig, build_splits
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _analysis_script()
     items = build_splits(SyntheticConfig(n_train=10, n_heldout=0, seed=5))["train"][:2]
     targets = {it.id: it.metadata["target"] for it in items}
 
@@ -210,14 +217,9 @@ def test_sample_analysis_grades_what_each_consistency_check_would_choose():
     """analyze_demo_judgments.py --samples: per check, the gold-score judgments it lets through,
     the inputs that keep one and how many of those get every verdict right; and the scores a
     judgment's own verdicts and own evidence imply."""
-    import importlib.util
-
     from selfrat_eval.demo.data import SyntheticConfig, build_splits
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _analysis_script()
     item = next(it for it in build_splits(SyntheticConfig(n_train=10, n_heldout=0, seed=5))["train"]
                 if "(met)" in it.metadata["target"] and "(violated)" in it.metadata["target"])
     rationale, _, gold = item.metadata["target"].rpartition(" [RESULT] ")
@@ -242,14 +244,9 @@ def test_sample_analysis_grades_what_each_consistency_check_would_choose():
 def test_judgment_analysis_reads_running_count_rationales_like_plain_ones():
     """The running-count format ("(met, 2 so far).") carries the same clauses, verdicts and
     implied scores as the plain one, so the analyses compare judges across both formats."""
-    import importlib.util
-
     from selfrat_eval.demo.data import SyntheticConfig, build_splits
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _analysis_script()
     plain = build_splits(SyntheticConfig(n_train=15, n_heldout=0, seed=5))["train"]
     counted = build_splits(SyntheticConfig(n_train=15, n_heldout=0, seed=5, running_count=True))["train"]
     for a, b in zip(plain, counted, strict=True):
@@ -263,15 +260,11 @@ def test_judgment_analysis_counts_verdicts_that_contradict_their_own_evidence():
     """A judge that writes "met" for the item count whatever its own cited count says: the
     analysis reports the count verdict as always met and, on the items whose count is wrong, as
     contradicting the judgment's own evidence; the other clauses stay consistent."""
-    import importlib.util
     import re
 
     from selfrat_eval.demo.data import SyntheticConfig, build_splits
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _analysis_script()
     items = build_splits(SyntheticConfig(n_train=40, n_heldout=0, seed=5))["train"]
     flipped = 0
     rows = []
@@ -296,15 +289,11 @@ def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
     """Which wrong verdicts DPO is told to push down, per clause: a rejected judgment whose item
     count says the opposite of the truth is counted under its direction; the chosen (the
     reference) has none."""
-    import importlib.util
     import re
 
     from selfrat_eval.demo.data import SyntheticConfig, build_splits
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _analysis_script()
     items = build_splits(SyntheticConfig(n_train=30, n_heldout=0, seed=3, running_count=True))["train"]
 
     def flip(text: str) -> str:

@@ -175,13 +175,18 @@ class VLLMBackend:
     def _stop_ids(self) -> list[int]:
         """vLLM also stops on the EOS ids of the model's generation config and keeps that token in
         ``token_ids``: strip those as the HF backend does, or best-of-N would score them."""
+        cached = self.__dict__.get("_stop_ids_cache")
+        if cached is not None:  # generate calls this per batch: read the generation config once
+            return cached
         from .hf import eos_token_ids
 
         try:
             generation = self.llm.llm_engine.model_config.try_get_generation_config() or {}
         except Exception:  # noqa: BLE001 - layouts differ across vLLM versions: tokenizer EOS only
             generation = {}
-        return sorted(eos_token_ids(generation.get("eos_token_id"), getattr(self.tokenizer, "eos_token_id", None)))
+        ids = sorted(eos_token_ids(generation.get("eos_token_id"), getattr(self.tokenizer, "eos_token_id", None)))
+        self._stop_ids_cache = ids
+        return ids
 
     def generate(
         self,

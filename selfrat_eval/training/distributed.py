@@ -32,6 +32,13 @@ def distributed() -> bool:
     return world_size() > 1
 
 
+def sharded_launch() -> list[str]:
+    """The sharding launchers accelerate's environment names (``FSDP``, ``DeepSpeed``); empty for
+    plain DDP or one process."""
+    flags = (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed"))
+    return [name for flag, name in flags if os.environ.get(flag, "false").lower() == "true"]
+
+
 def init_distributed(cfg: Any = None) -> None:
     """Create accelerate's process state once (no-op in a single process)."""
     if not distributed():
@@ -51,11 +58,10 @@ def init_distributed(cfg: Any = None) -> None:
         cpu = cpu or bool(cfg.use_cpu)
     if cpu:
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")  # trainers' AcceleratorState agrees
-        for flag, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
-            if os.environ.get(flag, "false").lower() == "true":
-                # accelerate (1.15) only turns MULTI_GPU-like states into FSDP/DeepSpeed: on CPU
-                # processes the model is wrapped in plain DDP, every rank holding a full copy.
-                log.warning("%s launch config on CPU: accelerate runs it as DDP over gloo (no sharding)", name)
+        for name in sharded_launch():
+            # accelerate (1.15) only turns MULTI_GPU-like states into FSDP/DeepSpeed: on CPU
+            # processes the model is wrapped in plain DDP, every rank holding a full copy.
+            log.warning("%s launch config on CPU: accelerate runs it as DDP over gloo (no sharding)", name)
     timeout = timedelta(seconds=int(os.environ.get("SELFRAT_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
     PartialState(cpu=cpu, timeout=timeout)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -103,8 +104,6 @@ def load_model(ref: ModelRef, cfg: TrainConfig, *, on_gpu: bool = True, for_trai
     """The judge at ``ref`` in ``model.dtype``, on the GPU when training runs there (``on_gpu``:
     False keeps it in CPU memory, for work that needs no accelerator). ``for_training=False``
     loads it whole even under a ZeRO-3 launch (margins, merges: one process, plain forward passes)."""
-    import contextlib
-
     from transformers import AutoModelForCausalLM
 
     from ..generation.hf import zero3_init_disabled

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, TrainConfig, TrainerSettings
+from .distributed import sharded_launch
 from .modeling import resolve_dtype, use_cpu
 
 log = logging.getLogger(__name__)
-
-
-def sharded_launch() -> bool:
-    """An FSDP or DeepSpeed launch (accelerate's environment): they keep float32 master weights."""
-    return any(os.environ.get(flag, "false").lower() == "true" for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
 
 
 def check_training_precision(cfg: TrainConfig, dtype: Any) -> None:
@@ -24,7 +19,7 @@ def check_training_precision(cfg: TrainConfig, dtype: Any) -> None:
     lr 5e-6 most of them); float16 has no loss scaling here and overflows."""
     import torch
 
-    if cfg.lora.enabled or dtype == torch.float32 or sharded_launch():
+    if cfg.lora.enabled or dtype == torch.float32 or sharded_launch():  # FSDP/DeepSpeed: float32 masters
         return
     if dtype == torch.float16:
         raise ConfigError("model.dtype float16: full fine-tuning runs without loss scaling here; use bfloat16 or float32")
