@@ -761,6 +761,34 @@ def test_consistency_check_keeps_chosen_judgments_whose_score_follows_their_rati
         {"model": {"name_or_path": "m"}, "curation": {"consistency": "constraint-count"}}).fingerprint()
 
 
+def test_inconsistent_rejected_preference_contrasts_evidence_following_with_contradicting_it():
+    """Gold 3, one pair per input: with ``rejected_preference: inconsistent`` the rejected judgment
+    is the one whose stated 5 contradicts its own count (3) on every input, a consistent wrong one
+    only where no inconsistent one exists; "any" (the paper's) picks either. Counted in the stats."""
+    right = _demo_judgment(["met", "met", "violated", "violated"], 3)
+    wrong_consistent = _demo_judgment(["violated"] * 4, 1)
+    wrong_inconsistent = _demo_judgment(["met", "met", "violated", "violated"], 5)  # its verdicts say 3
+    records = [{"key": f"k{i}", "gold": 3, "prompt": [], "samples": [right, wrong_consistent, wrong_inconsistent]}
+               for i in range(12)]
+    records.append({"key": "only-consistent", "gold": 3, "prompt": [], "samples": [right, wrong_consistent]})
+
+    def cfg(preference: str) -> CurationConfig:
+        return CurationConfig(strategy="gold", min_gap=2, pairs_per_input=1, balance="none",
+                              consistency="constraint-count", rejected_preference=preference)
+
+    preferred, stats = curate(records, cfg("inconsistent"), seed=0)
+    assert {p["key"]: p["rejected_index"] for p in preferred} == {**{f"k{i}": 2 for i in range(12)}, "only-consistent": 1}
+    assert [p["rejected_consistent"] for p in preferred] == [False] * 12 + [True]
+    assert stats["n_pairs_rejected_inconsistent"] == 12 and stats["rejected_preference"] == "inconsistent"
+    plain, plain_stats = curate(records, cfg("any"), seed=0)
+    assert {p["rejected_index"] for p in plain} == {1, 2} and plain_stats["n_pairs_rejected_inconsistent"] < 12
+    assert [(p["chosen_index"], p["key"]) for p in plain] == [(p["chosen_index"], p["key"]) for p in preferred]
+    with pytest.raises(ConfigError, match="rejected_preference=inconsistent needs curation.consistency"):
+        TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"rejected_preference": "inconsistent"}})
+    with pytest.raises(ConfigError, match="rejected_preference must be any or inconsistent"):
+        TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"rejected_preference": "worst"}})
+
+
 def test_full_fine_tuning_in_low_precision_weights_is_flagged(tmp_path, caplog, monkeypatch):
     """Without FSDP/DeepSpeed the optimizer updates bfloat16 weights in bfloat16 (small steps round
     away): warned. float16 has no loss scaling: refused. LoRA and float32 weights: silent."""

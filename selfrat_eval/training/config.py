@@ -158,6 +158,10 @@ class CurationConfig:
     # A rationale-score consistency check (selfrat_eval.training.consistency) every chosen judgment
     # and rejection-sampling SFT example must pass; None = the score alone decides.
     consistency: str | None = None
+    # Which wrong judgments are rejected first: "any" (the paper: every judgment missing the label
+    # qualifies alike) or "inconsistent" (judgments failing the ``consistency`` check first, so a
+    # pair contrasts a rationale that follows its own evidence with one that contradicts it).
+    rejected_preference: Literal["any", "inconsistent"] = "any"
 
     def __post_init__(self) -> None:
         if isinstance(self.balance, bool):  # the former boolean switch
@@ -301,6 +305,10 @@ class TrainConfig:
                       f"got {self.curation.consistency!r}")
         if self.curation.pairs_per_input < 1:
             raise bad("curation.pairs_per_input must be >= 1")
+        if self.curation.rejected_preference not in ("any", "inconsistent"):
+            raise bad(f"curation.rejected_preference must be any or inconsistent, got {self.curation.rejected_preference!r}")
+        if self.curation.rejected_preference == "inconsistent" and self.curation.consistency is None:
+            raise bad("curation.rejected_preference=inconsistent needs curation.consistency (the check that decides)")
         if self.sampling.n < 2 and self.method == "self-rationalization":
             raise bad("sampling.n must be >= 2 to build preference pairs")
         if self.sampling.backend not in ("auto", "hf", "vllm"):

@@ -12,7 +12,8 @@ may have (a judge trained on mostly-5 pairs learns to say 5): ``cap`` cuts every
 (default: the mean count per label present) and keeps the rarer labels whole, ``min`` cuts every
 label down to the rarest one's count (which can throw most pairs away), ``none`` keeps all.
 ``consistency`` (a check of :mod:`.consistency`) keeps a chosen judgment only if its stated score
-follows from its own rationale.
+follows from its own rationale; ``rejected_preference: inconsistent`` then rejects the judgments
+that fail the check first, so a pair contrasts following one's own evidence with contradicting it.
 """
 
 from __future__ import annotations
@@ -50,16 +51,28 @@ def _pairs_for_label(
     k: int,
     rng: random.Random,
     check: Check | None = None,
+    prefer_rejected: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
     chosen = [i for i, s in valid if int(s["score"]) == label and passes(check, s)]
     rejected = [i for i, s in valid if abs(int(s["score"]) - label) >= min_gap]
-    return _pick(chosen, rejected, k, rng, valid)
+    return _pick(chosen, rejected, k, rng, valid, prefer_rejected)
+
+
+def _inconsistent(valid: list[tuple[int, Mapping[str, Any]]], check: Check | None) -> frozenset[int]:
+    """Indices of the valid samples whose score or verdicts contradict their own rationale."""
+    return frozenset(i for i, s in valid if not passes(check, s))
 
 
 def _pick(
-    chosen: list[int], rejected: list[int], k: int, rng: random.Random, valid: list[tuple[int, Mapping[str, Any]]]
+    chosen: list[int],
+    rejected: list[int],
+    k: int,
+    rng: random.Random,
+    valid: list[tuple[int, Mapping[str, Any]]],
+    prefer_rejected: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
-    """Up to ``k`` (chosen, rejected) index pairs, preferring samples not used yet and distinct texts."""
+    """Up to ``k`` (chosen, rejected) index pairs: rejected samples in ``prefer_rejected`` first, then
+    samples not used yet; distinct texts only."""
     if not chosen or not rejected:
         return []
     texts = {i: judgment_text(s) for i, s in valid}
@@ -70,7 +83,7 @@ def _pick(
     used: Counter[int] = Counter()
     # Prefer pairs whose samples have been used least: more distinct judgments per input.
     while combos and len(out) < k:
-        combos.sort(key=lambda p: used[p[0]] + used[p[1]])
+        combos.sort(key=lambda p: (p[1] not in prefer_rejected, used[p[0]] + used[p[1]]))
         c, r = combos.pop(0)
         tp = (texts[c], texts[r])
         if tp in seen_text_pairs:
@@ -111,14 +124,15 @@ def curate(
         if len(valid) < 2:
             reasons["too_few_valid"] += 1
             continue
+        prefer = _inconsistent(valid, check) if cfg.rejected_preference == "inconsistent" else frozenset()
         if cfg.strategy == "gold":
             if rec.get("gold") is None:
                 raise ValueError(f"samples record {key}: strategy 'gold' needs a gold score")
             label = int(rec["gold"])
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check, prefer)
         elif cfg.strategy == "majority":
             label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check, prefer)
         else:
             ratings = list(meta_ratings.get(key, ())) if meta_ratings else []
             rated = [(i, s) for i, s in valid if i < len(ratings) and ratings[i] is not None]
@@ -134,7 +148,7 @@ def curate(
                 for i, s in rated
                 if ratings[i] < best and abs(int(s["score"]) - label) >= cfg.min_gap  # type: ignore[operator]
             ]
-            picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid)
+            picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid, prefer)
         on_label = [s for _, s in valid if int(s["score"]) == label]
         n_on_label_inconsistent += sum(not passes(check, s) for s in on_label)
         if not picked:
@@ -154,6 +168,7 @@ def curate(
                     "chosen_index": c,
                     "rejected_index": r,
                     "strategy": cfg.strategy,
+                    **({"rejected_consistent": passes(check, samples[r])} if check is not None else {}),
                 }
             )
     by_label_before = Counter(p["label"] for p in pairs)
@@ -180,6 +195,8 @@ def curate(
     if check is not None:
         stats["consistency"] = cfg.consistency
         stats["n_on_label_samples_inconsistent"] = n_on_label_inconsistent
+        stats["rejected_preference"] = cfg.rejected_preference
+        stats["n_pairs_rejected_inconsistent"] = sum(not p["rejected_consistent"] for p in pairs)
     return pairs, stats
 
 
