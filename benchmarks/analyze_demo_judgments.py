@@ -177,6 +177,11 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
     def share(xs: list[int], pred: Any) -> float | None:
         return round(sum(map(pred, xs)) / n, 3) if n else None
 
+    def rejected_passing(name: str) -> float | None:
+        check = consistency_check(name)
+        passed = [_text_passes(check, pair["rejected"][-1]["content"]) for pair in pairs]
+        return round(sum(passed) / len(passed), 3) if passed else None
+
     return {
         "n_pairs": len(pairs),
         "n_unmatched": unmatched,  # a judgment whose clauses do not line up with the constraints
@@ -185,12 +190,20 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
         "rejected_wrong_verdicts_mean": round(sum(rejected_err) / n, 3) if n else None,
         "chosen_has_more_wrong_verdicts": round(inverted / n, 3) if n else None,
         "chosen_wrong_verdicts": dict(sorted(Counter(chosen_err).items())),
+        # share of rejected judgments that follow their own rationale (curation.rejected_preference)
+        "rejected_passes_check": {name: rejected_passing(name) for name in CONSISTENCY_CHECKS},
         "wrong_verdicts_by_clause": {
             label: {k: v for k, v in sorted(counts.items()) if v}
             for label, counts in sorted(wrong_by_label.items())
             if any(counts.values())
         },
     }
+
+
+def _text_passes(check: Any, text: str) -> bool:
+    """Whether a pair's judgment text ``<rationale> [RESULT] <score>`` passes a consistency check."""
+    rationale, _, score = text.rpartition(" [RESULT] ")
+    return score.strip().isdigit() and check(rationale, int(score))
 
 
 def analyze_samples(records: list[dict], targets: dict[str, str]) -> dict:

@@ -312,3 +312,7 @@ def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
         if v
     }
     assert set(out["wrong_verdicts_by_clause"]) == {"Item count"}
+    # every rejected item-count verdict contradicts its own cited count; the reference follows it
+    assert out["rejected_passes_check"]["constraint-evidence"] == 0.0
+    swapped = script.analyze_pairs([{**p, "rejected": p["chosen"]} for p in pairs], {str(it.id): it.metadata["target"] for it in items})
+    assert swapped["rejected_passes_check"] == {"constraint-count": 1.0, "constraint-evidence": 1.0}
