@@ -5,6 +5,13 @@
 Each argument is a runner ``results.json`` (``selfrat evaluate``, or ``<judge>/eval/<strategy>/`` of a
 training run). Items are matched by id; the difference "target minus each baseline" comes from
 :func:`selfrat_eval.metrics.paired_bootstrap_diff` (both judges scored on the same resampled items).
+Pooling over seeds: an argument may list one ``results.json`` per seed, comma-separated and in
+the same seed order for every argument; items are then matched by (position in the list, id), so
+the seeds' held-out items form one paired sample (as ``bench_sre_effect.py`` pools them).
+
+    python benchmarks/paired_diff.py s0/iter2/eval/greedy/results.json,s1/iter2/eval/greedy/results.json \
+        s0/base/eval/greedy/results.json,s1/base/eval/greedy/results.json
+
 Prints a table and, with ``--out``, writes it as JSON.
 """
 
@@ -18,25 +25,35 @@ from selfrat_eval.demo.report import run_predictions
 from selfrat_eval.metrics import paired_bootstrap_diff
 
 
-def predictions(path: Path) -> tuple[dict[str, float | None], dict[str, float | None]]:
-    run = run_predictions(path)  # the demo report's reader: one results.json parser
-    return dict(zip(run["ids"], run["pred"], strict=True)), dict(zip(run["ids"], run["gold"], strict=True))
+def predictions(arg: str) -> tuple[dict[tuple[int, str], float | None], dict[tuple[int, str], float | None]]:
+    """Predictions and gold scores keyed by (seed position, item id) of one or more comma-separated
+    results.json files."""
+    pred: dict[tuple[int, str], float | None] = {}
+    gold: dict[tuple[int, str], float | None] = {}
+    for k, path in enumerate(arg.split(",")):
+        run = run_predictions(Path(path))  # the demo report's reader: one results.json parser
+        pred.update(((k, i), p) for i, p in zip(run["ids"], run["pred"], strict=True))
+        gold.update(((k, i), g) for i, g in zip(run["ids"], run["gold"], strict=True))
+    return pred, gold
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("target", type=Path)
-    ap.add_argument("baselines", type=Path, nargs="+")
+    ap.add_argument("target", help="results.json (comma-separated: one per seed, pooled)")
+    ap.add_argument("baselines", nargs="+", help="results.json of each baseline (same seed order as the target)")
     ap.add_argument("--metric", default="pearson", choices=["pearson", "spearman"])
     ap.add_argument("--bootstrap", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     target, gold = predictions(args.target)
+    n_seeds = len(args.target.split(","))
     rows = []
     print(f"| target minus | n | {args.metric} target | {args.metric} baseline | diff [95% CI] | p(diff <= 0) |")
     print("|---|---|---|---|---|---|")
     for path in args.baselines:
+        if len(path.split(",")) != n_seeds:
+            raise SystemExit(f"{path}: {len(path.split(','))} results files, the target has {n_seeds} (one per seed)")
         base, base_gold = predictions(path)
         ids = sorted(set(target) & set(base))
         if not ids or any(gold[i] != base_gold[i] for i in ids):
@@ -45,12 +62,12 @@ def main() -> int:
             [target[i] for i in ids], [base[i] for i in ids], [gold[i] for i in ids],
             metric=args.metric, n_resamples=args.bootstrap, seed=args.seed,
         )  # fmt: skip
-        rows.append({"baseline": str(path), **r})
+        rows.append({"baseline": path, **r})
         lo, hi = r["ci"]
         print(f"| {path} | {r['n']} | {r[f'{args.metric}_a']:.3f} | {r[f'{args.metric}_b']:.3f} | "
               f"{r['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {r['p_not_greater']:.3f} |")  # fmt: skip
     if args.out:
-        args.out.write_text(json.dumps({"target": str(args.target), "rows": rows}, indent=1), encoding="utf-8")
+        args.out.write_text(json.dumps({"target": args.target, "n_seeds": n_seeds, "rows": rows}, indent=1), encoding="utf-8")
     return 0
 
 

@@ -162,3 +162,34 @@ def test_paired_bootstrap_pearson_matches_numpy():
     want = np.corrcoef([pred[i] for i in keep], gold[keep])[0, 1]
     assert d["pearson_a"] == pytest.approx(want)
     assert d["pearson_b"] == pytest.approx(1.0)
+
+
+def test_paired_diff_pools_seeds_by_position_so_equal_item_ids_stay_apart(tmp_path, capsys, monkeypatch):
+    """benchmarks/paired_diff.py with one results.json per seed (comma-separated): two seeds whose
+    held-out ids coincide form one 2n-item paired sample, equal to paired_bootstrap_diff on the
+    concatenation; a baseline with a different seed count is refused."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("paired_diff", Path(__file__).parents[1] / "benchmarks" / "paired_diff.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)  # type: ignore[union-attr]
+    rng = random.Random(1)
+    ids = [f"i{i}" for i in range(40)]  # the same ids in both seeds
+    gold = {s: [float(1 + rng.randrange(5)) for _ in ids] for s in (0, 1)}
+    target = {s: _noisy(gold[s], 0.7, rng) for s in (0, 1)}
+    base = {s: _noisy(gold[s], 1.5, rng) for s in (0, 1)}
+    paths = {(name, s): _run(tmp_path / f"{name}{s}", ids, gold[s], preds[s], "greedy")
+             for name, preds in (("t", target), ("b", base)) for s in (0, 1)}
+    out = tmp_path / "diff.json"
+    monkeypatch.setattr(sys, "argv", ["paired_diff.py", f"{paths['t', 0]},{paths['t', 1]}", f"{paths['b', 0]},{paths['b', 1]}",
+                                      "--bootstrap", "300", "--out", str(out)])
+    assert script.main() == 0
+    row = json.loads(out.read_text())["rows"][0]
+    order = sorted(((s, i) for s in (0, 1) for i in range(len(ids))), key=lambda k: (k[0], ids[k[1]]))  # (seed, id)
+    expected = paired_bootstrap_diff([target[s][i] for s, i in order], [base[s][i] for s, i in order],
+                                     [gold[s][i] for s, i in order], n_resamples=300, seed=0)
+    assert row["n"] == 80 and row["diff"] == pytest.approx(expected["diff"]) and row["ci"] == pytest.approx(expected["ci"])
+    monkeypatch.setattr(sys, "argv", ["paired_diff.py", f"{paths['t', 0]},{paths['t', 1]}", paths["b", 0]])
+    with pytest.raises(SystemExit, match="1 results files, the target has 2"):
+        script.main()
