@@ -783,6 +783,8 @@ def test_inconsistent_rejected_preference_contrasts_evidence_following_with_cont
     plain, plain_stats = curate(records, cfg("any"), seed=0)
     assert {p["rejected_index"] for p in plain} == {1, 2} and plain_stats["n_pairs_rejected_inconsistent"] < 12
     assert [(p["chosen_index"], p["key"]) for p in plain] == [(p["chosen_index"], p["key"]) for p in preferred]
+    with pytest.raises(ValueError, match="needs curation.consistency"):
+        curate(records, CurationConfig(strategy="gold", rejected_preference="inconsistent"), seed=0)
     with pytest.raises(ConfigError, match="rejected_preference=inconsistent needs curation.consistency"):
         TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"rejected_preference": "inconsistent"}})
     with pytest.raises(ConfigError, match="rejected_preference must be any or inconsistent"):

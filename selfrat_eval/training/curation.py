@@ -111,6 +111,8 @@ def curate(
     if cfg.strategy == "meta-judge" and meta_ratings is None:
         raise ValueError("curation.strategy=meta-judge needs meta ratings")
     check = consistency_check(cfg.consistency)
+    if cfg.rejected_preference == "inconsistent" and check is None:
+        raise ValueError("curation.rejected_preference=inconsistent needs curation.consistency (the check that decides)")
     pairs: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
     n_samples = n_valid = n_on_label_inconsistent = 0
