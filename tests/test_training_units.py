@@ -789,6 +789,11 @@ def test_inconsistent_rejected_preference_contrasts_evidence_following_with_cont
         TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"rejected_preference": "inconsistent"}})
     with pytest.raises(ConfigError, match="rejected_preference must be any or inconsistent"):
         TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"rejected_preference": "worst"}})
+    evidence = {"model": {"name_or_path": "m"}, "curation": {"consistency": "constraint-evidence"}}
+    fingerprints = {pref: TrainConfig.from_dict({**evidence, "curation": {**evidence["curation"], "rejected_preference": pref}})
+                    .fingerprint() for pref in ("any", "inconsistent")}
+    # a run started before the option existed (fingerprint computed at commit a5b2fe6) still resumes
+    assert fingerprints["any"] == "75091590fd3db21c" != fingerprints["inconsistent"]
 
 
 def test_full_fine_tuning_in_low_precision_weights_is_flagged(tmp_path, caplog, monkeypatch):

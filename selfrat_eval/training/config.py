@@ -282,6 +282,8 @@ class TrainConfig:
             del d["data"]["allow_reuse"]
         if d["curation"]["consistency"] is None:  # likewise
             del d["curation"]["consistency"]
+        if d["curation"]["rejected_preference"] == "any":  # likewise
+            del d["curation"]["rejected_preference"]
         if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
             del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
