@@ -36,6 +36,7 @@ from scipy import stats
 from selfrat_eval.demo.data import (
     N_CONSTRAINTS,
     VERDICT,
+    Constraint,
     SyntheticConfig,
     build_splits,
     evidence_and_stated_verdicts,
@@ -173,6 +174,9 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
             counts[f"chosen_{cv}_when_{tv}"] += cv != tv
             counts[f"rejected_{rv}_when_{tv}"] += rv != tv
     n = len(chosen_err)
+    by_kind: dict[str, Counter[str]] = {}
+    for label, counts in wrong_by_label.items():
+        by_kind.setdefault(clause_kind(label), Counter()).update(counts)
 
     def share(xs: list[int], pred: Any) -> float | None:
         return round(sum(map(pred, xs)) / n, 3) if n else None
@@ -197,7 +201,23 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
             for label, counts in sorted(wrong_by_label.items())
             if any(counts.values())
         },
+        # the same summed per constraint kind (include/exclude over their words)
+        "wrong_verdicts_by_kind": {
+            kind: {k: v for k, v in sorted(counts.items()) if v}
+            for kind, counts in sorted(by_kind.items())
+            if any(counts.values())
+        },
     }
+
+
+def clause_kind(label: str) -> str:
+    """The constraint kind of a rationale's clause label ("No 'calm'" -> exclude); unknown: the label."""
+    word = re.fullmatch(r"(?:No|Word) '(.+)'", label)
+    kinds = ("include", "exclude") if word else ("count", "capital", "period", "max_words")
+    for kind in kinds:
+        if Constraint(kind, word[1] if word else None).label() == label:  # type: ignore[arg-type]
+            return kind
+    return label
 
 
 def _text_passes(check: Any, text: str) -> bool:

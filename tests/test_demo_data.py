@@ -312,6 +312,21 @@ def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
         if v
     }
     assert set(out["wrong_verdicts_by_clause"]) == {"Item count"}
+    assert out["wrong_verdicts_by_kind"] == {"count": out["wrong_verdicts_by_clause"]["Item count"]}
+    # exclude clauses of different words are summed under one kind
+    excluding = [it for it in items if "No '" in it.metadata["target"]]
+    flip_exclude = [
+        {"key": str(it.id), "chosen": [{"content": it.metadata["target"]}],
+         "rejected": [{"content": re.sub(r"(No '[^']+': [^.]*? \()(met|violated)",
+                                         lambda m: m[1] + ("violated" if m[2] == "met" else "met"), it.metadata["target"])}]}
+        for it in excluding
+    ]
+    out = script.analyze_pairs(flip_exclude, {str(it.id): it.metadata["target"] for it in items})
+    by_kind, by_clause = out["wrong_verdicts_by_kind"], out["wrong_verdicts_by_clause"]
+    assert len(by_clause) >= 2 and all(label.startswith("No '") for label in by_clause)  # several words
+    assert set(by_kind) == {"exclude"} and sum(by_kind["exclude"].values()) == len(excluding)
+    assert [script.clause_kind(x) for x in ("No 'calm'", "Word 'calm'", "Item count", "Word limit", "Odd")] == [
+        "exclude", "include", "count", "max_words", "Odd"]
     # every rejected item-count verdict contradicts its own cited count; the reference follows it
     assert out["rejected_passes_check"]["constraint-evidence"] == 0.0
     swapped = script.analyze_pairs([{**p, "rejected": p["chosen"]} for p in pairs], {str(it.id): it.metadata["target"] for it in items})
