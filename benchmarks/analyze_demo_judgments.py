@@ -42,6 +42,7 @@ from selfrat_eval.demo.data import (
     evidence_and_stated_verdicts,
     stated_verdicts,
 )
+from selfrat_eval.parsing import parse_judgment
 from selfrat_eval.training.consistency import CONSISTENCY_CHECKS, consistency_check
 from selfrat_eval.training.data import read_jsonl
 
@@ -221,9 +222,9 @@ def clause_kind(label: str) -> str:
 
 
 def _text_passes(check: Any, text: str) -> bool:
-    """Whether a pair's judgment text ``<rationale> [RESULT] <score>`` passes a consistency check."""
-    rationale, _, score = text.rpartition(" [RESULT] ")
-    return score.strip().isdigit() and check(rationale, int(score))
+    """Whether a pair's judgment text passes a consistency check (read by the core's parser)."""
+    judgment = parse_judgment(text)
+    return judgment.ok and check(judgment.rationale, int(judgment.score))
 
 
 def analyze_samples(records: list[dict], targets: dict[str, str]) -> dict:

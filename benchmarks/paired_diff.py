@@ -52,8 +52,8 @@ def main() -> int:
     print(f"| target minus | n | {args.metric} target | {args.metric} baseline | diff [95% CI] | p(diff <= 0) |")
     print("|---|---|---|---|---|---|")
     for path in args.baselines:
-        if len(path.split(",")) != n_seeds:
-            raise SystemExit(f"{path}: {len(path.split(','))} results files, the target has {n_seeds} (one per seed)")
+        if (n_files := len(path.split(","))) != n_seeds:
+            raise SystemExit(f"{path}: {n_files} results files, the target has {n_seeds} (one per seed)")
         base, base_gold = predictions(path)
         ids = sorted(set(target) & set(base))
         if not ids or any(gold[i] != base_gold[i] for i in ids):

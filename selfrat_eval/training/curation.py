@@ -50,16 +50,17 @@ def _pairs_for_label(
     min_gap: int,
     k: int,
     rng: random.Random,
-    check: Check | None = None,
+    inconsistent: frozenset[int] = frozenset(),
     prefer_rejected: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
-    chosen = [i for i, s in valid if int(s["score"]) == label and passes(check, s)]
+    chosen = [i for i, s in valid if int(s["score"]) == label and i not in inconsistent]
     rejected = [i for i, s in valid if abs(int(s["score"]) - label) >= min_gap]
     return _pick(chosen, rejected, k, rng, valid, prefer_rejected)
 
 
 def _inconsistent(valid: list[tuple[int, Mapping[str, Any]]], check: Check | None) -> frozenset[int]:
-    """Indices of the valid samples whose score or verdicts contradict their own rationale."""
+    """Indices of the valid samples whose score or verdicts contradict their own rationale (none
+    without a check); each sample is checked once per input."""
     return frozenset(i for i, s in valid if not passes(check, s))
 
 
@@ -126,15 +127,16 @@ def curate(
         if len(valid) < 2:
             reasons["too_few_valid"] += 1
             continue
-        prefer = _inconsistent(valid, check) if cfg.rejected_preference == "inconsistent" else frozenset()
+        inconsistent = _inconsistent(valid, check)
+        prefer = inconsistent if cfg.rejected_preference == "inconsistent" else frozenset()
         if cfg.strategy == "gold":
             if rec.get("gold") is None:
                 raise ValueError(f"samples record {key}: strategy 'gold' needs a gold score")
             label = int(rec["gold"])
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check, prefer)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, inconsistent, prefer)
         elif cfg.strategy == "majority":
             label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
-            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, check, prefer)
+            picked = _pairs_for_label(valid, label, cfg.min_gap, cfg.pairs_per_input, rng, inconsistent, prefer)
         else:
             ratings = list(meta_ratings.get(key, ())) if meta_ratings else []
             rated = [(i, s) for i, s in valid if i < len(ratings) and ratings[i] is not None]
@@ -144,17 +146,17 @@ def curate(
             best = max(ratings[i] for i, _ in rated)  # type: ignore[type-var]
             top = [i for i, _ in rated if ratings[i] == best]
             label = int(samples[top[0]]["score"])
-            chosen = [i for i in top if int(samples[i]["score"]) == label and passes(check, samples[i])]
+            chosen = [i for i in top if int(samples[i]["score"]) == label and i not in inconsistent]
             rejected = [
                 i
                 for i, s in rated
                 if ratings[i] < best and abs(int(s["score"]) - label) >= cfg.min_gap  # type: ignore[operator]
             ]
             picked = _pick(chosen, rejected, cfg.pairs_per_input, rng, valid, prefer)
-        on_label = [s for _, s in valid if int(s["score"]) == label]
-        n_on_label_inconsistent += sum(not passes(check, s) for s in on_label)
+        on_label = [i for i, s in valid if int(s["score"]) == label]
+        n_on_label_inconsistent += sum(i in inconsistent for i in on_label)
         if not picked:
-            reasons[_no_pair_reason(on_label, check)] += 1
+            reasons[_no_pair_reason(on_label, inconsistent)] += 1
             continue
         for c, r in picked:
             pairs.append(
@@ -170,7 +172,7 @@ def curate(
                     "chosen_index": c,
                     "rejected_index": r,
                     "strategy": cfg.strategy,
-                    **({"rejected_consistent": passes(check, samples[r])} if check is not None else {}),
+                    **({"rejected_consistent": r not in inconsistent} if check is not None else {}),
                 }
             )
     by_label_before = Counter(p["label"] for p in pairs)
@@ -202,10 +204,10 @@ def curate(
     return pairs, stats
 
 
-def _no_pair_reason(on_label: Sequence[Mapping[str, Any]], check: Check | None) -> str:
+def _no_pair_reason(on_label: Sequence[int], inconsistent: frozenset[int]) -> str:
     if not on_label:
         return "no_chosen"
-    if not any(passes(check, s) for s in on_label):
+    if all(i in inconsistent for i in on_label):
         return "no_consistent_chosen"  # judgments on the label, each contradicting its own rationale
     return "no_rejected"
 
@@ -252,7 +254,7 @@ def pair_status(rec: Mapping[str, Any], cfg: CurationConfig) -> str | None:
         label = majority_vote([int(s["score"]) for _, s in valid])  # type: ignore[assignment]
     else:
         raise ValueError("re-sampling needs the gold or majority strategy")
-    check = consistency_check(cfg.consistency)
-    if _pairs_for_label(valid, label, cfg.min_gap, 1, random.Random(0), check):
+    inconsistent = _inconsistent(valid, consistency_check(cfg.consistency))
+    if _pairs_for_label(valid, label, cfg.min_gap, 1, random.Random(0), inconsistent):
         return None
-    return _no_pair_reason([s for _, s in valid if int(s["score"]) == label], check)
+    return _no_pair_reason([i for i, s in valid if int(s["score"]) == label], inconsistent)
