@@ -341,6 +341,30 @@ def verdicts_follow_evidence(rationale: str, score: int) -> bool:
     return all(implied is stated for implied, stated in pairs)
 
 
+def clause_kind(label: str) -> str:
+    """The constraint kind of a rationale's clause label ("No 'calm'" -> exclude); unknown: the label."""
+    word = re.fullmatch(r"(?:No|Word) '(.+)'", label)
+    kinds = ("include", "exclude") if word else ("count", "capital", "period", "max_words")
+    for kind in kinds:
+        if Constraint(kind, word[1] if word else None).label() == label:  # type: ignore[arg-type]
+            return kind
+    return label
+
+
+def verdict_contrasts(chosen: str, rejected: str) -> list[str] | None:
+    """The verdicts a preference pair contrasts: per clause whose stated verdict differs between the
+    two rationales, ``"<kind>:<chosen's verdict>"`` ("exclude:violated": the chosen judgment calls
+    an exclude clause violated where the rejected one calls it met). DPO raises the chosen verdict
+    and lowers the rejected one, so when one direction dominates a kind, a judge can fit the pairs
+    by moving that kind's verdict prior instead of reading the evidence
+    (``curation.balance_contrasts: constraint-verdicts``). None when the two rationales do not name
+    the same clauses in the same order."""
+    a, b = CLAUSE.findall(chosen), CLAUSE.findall(rejected)
+    if len(a) != N_CONSTRAINTS or [c[0] for c in a] != [c[0] for c in b]:
+        return None
+    return [f"{clause_kind(label)}:{va}" for (label, _, va, _), (_, _, vb, _) in zip(a, b, strict=True) if va != vb]
+
+
 # ---- generation ---------------------------------------------------------------------------------
 
 

@@ -162,6 +162,10 @@ class CurationConfig:
     # qualifies alike) or "inconsistent" (judgments failing the ``consistency`` check first, so a
     # pair contrasts a rationale that follows its own evidence with one that contradicts it).
     rejected_preference: Literal["any", "inconsistent"] = "any"
+    # A verdict-contrast function (selfrat_eval.training.contrasts) naming the verdicts each pair
+    # contrasts; pairs are then dropped until every verdict kind's two directions are as even as
+    # dropping makes them, so DPO cannot fit the pairs by moving a kind's verdict prior. None: off.
+    balance_contrasts: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.balance, bool):  # the former boolean switch
@@ -284,6 +288,8 @@ class TrainConfig:
             del d["curation"]["consistency"]
         if d["curation"]["rejected_preference"] == "any":  # likewise
             del d["curation"]["rejected_preference"]
+        if d["curation"]["balance_contrasts"] is None:  # likewise
+            del d["curation"]["balance_contrasts"]
         if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
             del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -301,6 +307,7 @@ class TrainConfig:
         if self.curation.min_gap < 1:
             raise bad("curation.min_gap must be >= 1")
         from .consistency import CONSISTENCY_CHECKS
+        from .contrasts import CONTRAST_FUNCTIONS
 
         if self.curation.consistency is not None and self.curation.consistency not in CONSISTENCY_CHECKS:
             raise bad(f"curation.consistency must be empty or one of {sorted(CONSISTENCY_CHECKS)}, "
@@ -311,6 +318,11 @@ class TrainConfig:
             raise bad(f"curation.rejected_preference must be any or inconsistent, got {self.curation.rejected_preference!r}")
         if self.curation.rejected_preference == "inconsistent" and self.curation.consistency is None:
             raise bad("curation.rejected_preference=inconsistent needs curation.consistency (the check that decides)")
+        if self.curation.balance_contrasts is not None and self.curation.balance_contrasts not in CONTRAST_FUNCTIONS:
+            raise bad(
+                f"curation.balance_contrasts must be one of {sorted(CONTRAST_FUNCTIONS)} or null, "
+                f"got {self.curation.balance_contrasts!r}"
+            )
         if self.sampling.n < 2 and self.method == "self-rationalization":
             raise bad("sampling.n must be >= 2 to build preference pairs")
         if self.sampling.backend not in ("auto", "hf", "vllm"):

@@ -14,6 +14,8 @@ label down to the rarest one's count (which can throw most pairs away), ``none``
 ``consistency`` (a check of :mod:`.consistency`) keeps a chosen judgment only if its stated score
 follows from its own rationale; ``rejected_preference: inconsistent`` then rejects the judgments
 that fail the check first, so a pair contrasts following one's own evidence with contradicting it.
+``balance_contrasts`` (a function of :mod:`.contrasts`) finally drops pairs until, per verdict kind,
+the pairs raise each verdict as often as they lower it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..aggregation import majority_vote
 from ..formats import format_judgment
 from .config import CurationConfig
 from .consistency import Check, consistency_check, passes
+from .contrasts import balance_contrasts, contrast_function, imbalance, lean
 
 
 def _valid(samples: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -112,6 +115,7 @@ def curate(
     if cfg.strategy == "meta-judge" and meta_ratings is None:
         raise ValueError("curation.strategy=meta-judge needs meta ratings")
     check = consistency_check(cfg.consistency)
+    contrast = contrast_function(cfg.balance_contrasts)
     if cfg.rejected_preference == "inconsistent" and check is None:
         raise ValueError("curation.rejected_preference=inconsistent needs curation.consistency (the check that decides)")
     pairs: list[dict[str, Any]] = []
@@ -173,6 +177,11 @@ def curate(
                     "rejected_index": r,
                     "strategy": cfg.strategy,
                     **({"rejected_consistent": r not in inconsistent} if check is not None else {}),
+                    **(
+                        {"contrasts": contrast(str(samples[c]["rationale"]), str(samples[r]["rationale"]))}
+                        if contrast is not None
+                        else {}
+                    ),
                 }
             )
     by_label_before = Counter(p["label"] for p in pairs)
@@ -181,6 +190,19 @@ def curate(
     if cfg.max_pairs is not None and len(pairs) > cfg.max_pairs:
         keep = sorted(random.Random(f"{seed}:max_pairs").sample(range(len(pairs)), cfg.max_pairs))
         pairs = [pairs[i] for i in keep]
+    contrast_stats: dict[str, Any] = {}
+    if contrast is not None:
+        lean_before, imbalance_before, n_before_contrasts = lean(pairs), imbalance(pairs), len(pairs)
+        pairs = balance_contrasts(pairs, seed)
+        contrast_stats = {
+            "balance_contrasts": cfg.balance_contrasts,
+            "n_pairs_before_contrast_balance": n_before_contrasts,
+            "n_pairs_contrasts_unknown": sum(p["contrasts"] is None for p in pairs),
+            "contrast_imbalance_before": imbalance_before,
+            "contrast_imbalance": imbalance(pairs),
+            "contrasts_by_kind_before_balance": lean_before,
+            "contrasts_by_kind": lean(pairs),
+        }
     stats = {
         "strategy": cfg.strategy,
         "n_inputs": len(records),
@@ -201,6 +223,7 @@ def curate(
         stats["n_on_label_samples_inconsistent"] = n_on_label_inconsistent
         stats["rejected_preference"] = cfg.rejected_preference
         stats["n_pairs_rejected_inconsistent"] = sum(not p["rejected_consistent"] for p in pairs)
+    stats.update(contrast_stats)
     return pairs, stats
 
 

@@ -1,0 +1,108 @@
+"""Verdict-contrast balancing of preference pairs (``curation.balance_contrasts``).
+
+A pair tells DPO to raise everything the chosen judgment says and lower what the rejected one says.
+Where the two differ in a verdict of one kind (a format-specific notion, e.g. "exclude" on the
+demo's constraint tasks) and one direction dominates that kind over the pair set ("violated" chosen
+over "met" much more often than the reverse), the pairs can be fit by moving the kind's verdict
+prior instead of reading the evidence. A contrast function names, per pair, the differing verdicts
+as ``"<kind>:<chosen verdict>"``; balancing then drops pairs until each kind's directions are as
+even as dropping can make them. Functions are imported lazily by name, like consistency checks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ContrastFn = Callable[[str, str], "list[str] | None"]
+
+# name -> "module:function" taking (chosen rationale, rejected rationale)
+CONTRAST_FUNCTIONS: dict[str, str] = {
+    "constraint-verdicts": "selfrat_eval.demo.data:verdict_contrasts",
+}
+
+
+def contrast_function(name: str | None) -> ContrastFn | None:
+    """The contrast function called ``name`` (None: none)."""
+    if name is None:
+        return None
+    if name not in CONTRAST_FUNCTIONS:
+        raise ValueError(f"unknown contrast function {name!r}; known: {sorted(CONTRAST_FUNCTIONS)}")
+    module, _, attr = CONTRAST_FUNCTIONS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _split(contrast: str) -> tuple[str, str]:
+    kind, _, direction = contrast.rpartition(":")
+    return kind, direction
+
+
+def lean(pairs: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per kind, how many contrasts each direction has over ``pairs`` (their ``contrasts`` lists)."""
+    out: dict[str, Counter[str]] = {}
+    for pair in pairs:
+        for contrast in pair.get("contrasts") or ():
+            kind, direction = _split(contrast)
+            out.setdefault(kind, Counter())[direction] += 1
+    return {kind: dict(sorted(c.items())) for kind, c in sorted(out.items())}
+
+
+def imbalance(pairs: Sequence[dict[str, Any]]) -> int:
+    """Sum over kinds of how far the commonest direction outnumbers the rarest (0 = even)."""
+    return sum(_kind_imbalance(counts) for counts in lean(pairs).values())
+
+
+def _kind_imbalance(counts: dict[str, int]) -> int:
+    # a kind seen in one direction only counts its whole total (the other direction is 0)
+    values = list(counts.values()) + [0] * (2 - len(counts))
+    return max(values) - min(values)
+
+
+def balance_contrasts(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Drop pairs, one at a time, choosing the drop that lowers the sum of squared per-kind gaps
+    most (seeded choice among equal drops), until no drop lowers it; the rest keep their order.
+    Squares make a drop that evens a large gap worth a unit more gap elsewhere, so one pair
+    contrasting two kinds does not pin a lopsided kind. Pairs with no
+    contrast (or an unknown one, ``contrasts: None``) never move the balance and are kept."""
+    rng = random.Random(f"{seed}:balance_contrasts")
+    totals: dict[str, Counter[str]] = {}
+    for pair in pairs:
+        for contrast in pair.get("contrasts") or ():
+            kind, direction = _split(contrast)
+            totals.setdefault(kind, Counter())[direction] += 1
+    directions = {kind: sorted(c) for kind, c in totals.items()}
+
+    def kind_gap(kind: str, counts: Counter[str]) -> int:
+        values = [counts[d] for d in directions[kind]] + [0] * (2 - len(directions[kind]))
+        return (max(values) - min(values)) ** 2
+
+    alive = [i for i, p in enumerate(pairs) if p.get("contrasts")]
+    dropped: set[int] = set()
+    while True:
+        best_gain, best = 0, []
+        for i in alive:
+            if i in dropped:
+                continue
+            mine = Counter(_split(c) for c in pairs[i]["contrasts"])
+            gain = 0
+            for kind in {k for k, _ in mine}:
+                after = Counter(totals[kind])
+                for (k, d), n in mine.items():
+                    if k == kind:
+                        after[d] -= n
+                gain += kind_gap(kind, totals[kind]) - kind_gap(kind, after)
+            if gain > best_gain:
+                best_gain, best = gain, [i]
+            elif gain == best_gain and gain > 0:
+                best.append(i)
+        if not best:
+            break
+        drop = rng.choice(best)
+        dropped.add(drop)
+        for contrast in pairs[drop]["contrasts"]:
+            kind, direction = _split(contrast)
+            totals[kind][direction] -= 1
+    return [p for i, p in enumerate(pairs) if i not in dropped]
