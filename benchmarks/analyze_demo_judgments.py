@@ -36,9 +36,9 @@ from scipy import stats
 from selfrat_eval.demo.data import (
     N_CONSTRAINTS,
     VERDICT,
-    Constraint,
     SyntheticConfig,
     build_splits,
+    clause_kind,
     evidence_and_stated_verdicts,
     stated_verdicts,
 )
@@ -209,16 +209,6 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
             if any(counts.values())
         },
     }
-
-
-def clause_kind(label: str) -> str:
-    """The constraint kind of a rationale's clause label ("No 'calm'" -> exclude); unknown: the label."""
-    word = re.fullmatch(r"(?:No|Word) '(.+)'", label)
-    kinds = ("include", "exclude") if word else ("count", "capital", "period", "max_words")
-    for kind in kinds:
-        if Constraint(kind, word[1] if word else None).label() == label:  # type: ignore[arg-type]
-            return kind
-    return label
 
 
 def _text_passes(check: Any, text: str) -> bool:

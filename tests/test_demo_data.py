@@ -331,3 +331,26 @@ def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
     assert out["rejected_passes_check"]["constraint-evidence"] == 0.0
     swapped = script.analyze_pairs([{**p, "rejected": p["chosen"]} for p in pairs], {str(it.id): it.metadata["target"] for it in items})
     assert swapped["rejected_passes_check"] == {"constraint-count": 1.0, "constraint-evidence": 1.0}
+
+
+def test_verdict_contrasts_name_each_differing_verdict_by_kind_and_the_chosen_direction():
+    """On the generator's own rationales: flipping one exclude verdict in the rejected copy gives one
+    contrast, named by kind and the chosen (true) verdict; equal rationales give none; rationales
+    that do not name the same four clauses cannot be aligned (None)."""
+    import re
+
+    items = D.build_splits(D.SyntheticConfig(n_train=40, n_heldout=0, seed=5))["train"]
+    excluding = [it for it in items if "No '" in it.metadata["feedback"]]
+    assert excluding
+    for it in excluding:
+        text = it.metadata["feedback"]
+        flipped = re.sub(r"(No '[^']+': [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
+        truth = "met" if re.search(r"No '[^']+': [^.]*? \(met", text) else "violated"
+        assert D.verdict_contrasts(text, flipped) == [f"exclude:{truth}"]
+        assert D.verdict_contrasts(flipped, text) == [f"exclude:{'violated' if truth == 'met' else 'met'}"]
+        assert D.verdict_contrasts(text, text) == []
+        assert D.verdict_contrasts(text, text.split(". ", 1)[1]) is None  # a clause short
+    labels = {tuple(c[0] for c in D.CLAUSE.findall(it.metadata["feedback"])) for it in items}
+    a, b = (next(it.metadata["feedback"] for it in items if tuple(c[0] for c in D.CLAUSE.findall(it.metadata["feedback"])) == lab)
+            for lab in sorted(labels)[:2])
+    assert D.verdict_contrasts(a, b) is None  # different constraints

@@ -821,3 +821,63 @@ def test_full_fine_tuning_in_low_precision_weights_is_flagged(tmp_path, caplog, 
     with caplog.at_level("WARNING", logger="selfrat_eval.training.trainer_args"):
         args("bfloat16", lora=False)
     assert not caplog.records
+
+
+def _constraint_judgment(verdicts: list[str], score: int) -> dict:
+    """A judgment in the demo's clause format (real labels, so verdict contrasts can be read)."""
+    labels = ["Item count: A, B = 2, asked 2", "No 'calm': absent", "Capitals: A, B", "Periods: '.', '.'"]
+    clauses = " ".join(f"{label} ({v})." for label, v in zip(labels, verdicts, strict=True))
+    return {"score": score, "rationale": f"{clauses} {verdicts.count('met')} of 4 met, so the score is {score}.",
+            "text": "", "error": None}
+
+
+def test_contrast_balancing_drops_pairs_until_each_verdict_kind_is_raised_as_often_as_lowered():
+    """Gold 3. Eight inputs pair a chosen "count met, exclude met" judgment with a rejected one that
+    calls both violated; three inputs contrast the same two kinds the other way. Unbalanced, DPO
+    would see "met" raised 8 times and lowered 3 times for both kinds; balanced, five of the eight
+    are dropped (seeded, reproducible) and the rest of curation is untouched."""
+    x_chosen, x_rejected = _constraint_judgment(["met", "met", "violated", "violated"], 3), _constraint_judgment(["violated"] * 4, 1)
+    y_chosen, y_rejected = _constraint_judgment(["violated", "violated", "met", "met"], 3), _constraint_judgment(["met"] * 4, 5)
+    records = [{"key": f"x{i}", "gold": 3, "prompt": [], "samples": [x_chosen, x_rejected]} for i in range(8)]
+    records += [{"key": f"y{i}", "gold": 3, "prompt": [], "samples": [y_chosen, y_rejected]} for i in range(3)]
+
+    def cfg(balance_contrasts: str | None) -> CurationConfig:
+        return CurationConfig(strategy="gold", min_gap=2, balance="none", balance_contrasts=balance_contrasts)
+
+    plain, plain_stats = curate(records, cfg(None), seed=0)
+    balanced, stats = curate(records, cfg("constraint-verdicts"), seed=0)
+    assert len(plain) == 11 and "contrasts" not in plain[0] and "balance_contrasts" not in plain_stats
+    assert {p["key"]: p["contrasts"] for p in balanced if p["key"].startswith("y")} == {
+        f"y{i}": ["count:violated", "exclude:violated"] for i in range(3)}
+    assert sum(p["key"].startswith("x") for p in balanced) == 3 and len(balanced) == 6
+    assert stats["contrasts_by_kind_before_balance"] == {"count": {"met": 8, "violated": 3}, "exclude": {"met": 8, "violated": 3}}
+    assert stats["contrasts_by_kind"] == {"count": {"met": 3, "violated": 3}, "exclude": {"met": 3, "violated": 3}}
+    assert (stats["contrast_imbalance_before"], stats["contrast_imbalance"]) == (10, 0)
+    assert stats["n_pairs_before_contrast_balance"] == 11 and stats["n_pairs"] == 6
+    kept = [p["key"] for p in balanced]
+    assert kept == [p["key"] for p in curate(records, cfg("constraint-verdicts"), seed=0)[0]]  # seeded
+    assert kept == sorted(kept, key=[r["key"] for r in records].index)  # input order kept
+    assert {tuple(p["key"] for p in curate(records, cfg("constraint-verdicts"), seed=s)[0]) for s in range(6)} != {tuple(kept)}
+    with pytest.raises(ConfigError, match="balance_contrasts must be one of"):
+        TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"balance_contrasts": "verdicts"}})
+    on = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "curation": {"balance_contrasts": "constraint-verdicts"}})
+    assert on.fingerprint() != TrainConfig.from_dict({"model": {"name_or_path": "m"}}).fingerprint()
+
+
+def test_balance_contrasts_keeps_pairs_without_contrasts_and_evens_what_dropping_can():
+    from selfrat_eval.training.contrasts import balance_contrasts, imbalance, lean
+
+    pairs = ([{"id": f"v{i}", "contrasts": ["exclude:violated"]} for i in range(10)]
+             + [{"id": f"m{i}", "contrasts": ["exclude:met"]} for i in range(4)]
+             + [{"id": f"b{i}", "contrasts": ["exclude:violated", "include:met"]} for i in range(3)]
+             + [{"id": f"i{i}", "contrasts": ["include:violated"]} for i in range(3)]
+             + [{"id": "same", "contrasts": []}, {"id": "unknown", "contrasts": None}])
+    kept = balance_contrasts(pairs, seed=1)
+    ids = [p["id"] for p in kept]
+    # evening exclude by dropping the two-kind pairs would unbalance include: the one-kind ones go
+    assert lean(kept) == {"exclude": {"met": 4, "violated": 4}, "include": {"met": 3, "violated": 3}}
+    assert {"same", "unknown", "b0", "b1", "b2"} <= set(ids) and len(kept) == len(pairs) - 9
+    assert ids == [p["id"] for p in pairs if p["id"] in set(ids)]
+    assert (imbalance(pairs), imbalance(kept)) == (9, 0)
+    one_way = [{"id": i, "contrasts": ["count:met"]} for i in range(3)]
+    assert balance_contrasts(one_way, seed=0) == []  # a kind raised one way only is all prior

@@ -1,0 +1,56 @@
+"""benchmarks/fork_run.py: a fork reuses a run's split, seed evaluation and samples under a config
+that changes only later stages, and the pipeline accepts it for resuming."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from selfrat_eval.training.config import TrainConfig
+from selfrat_eval.training.pipeline import Manifest
+
+
+def _script():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fork_run.py"
+    spec = importlib.util.spec_from_file_location("fork_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(path: Path, out: Path, sampling: dict | None = None, **curation) -> Path:
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "output_dir": str(out), "curation": curation,
+                                 "sampling": sampling or {}})
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_fork_copies_the_reused_stages_and_resumes_under_the_new_config(tmp_path):
+    fork = _script().fork
+    src = tmp_path / "src"
+    _config(tmp_path / "src.yaml", src)
+    for rel in ("data/heldout.jsonl", "base/eval/greedy/results.json", "iter1/samples.jsonl", "iter1/resample1.jsonl",
+                "iter1/pairs.jsonl", "iter1/dpo/model/x"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(rel, encoding="utf-8")
+    (src / "config.yaml").write_text((tmp_path / "src.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    stages = {s: {"status": "done", "n": i} for i, s in enumerate(("base/eval", "iter1/sampling", "iter1/curation", "iter1/dpo"))}
+    (src / "manifest.json").write_text(json.dumps({"fingerprint": "x", "method": "self-rationalization", "stages": stages}))
+
+    dst = fork(src, _config(tmp_path / "fork.yaml", tmp_path / "fork", balance_contrasts="constraint-verdicts"))
+    assert sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file()) == [
+        "base/eval/greedy/results.json", "config.yaml", "data/heldout.jsonl", "iter1/resample1.jsonl",
+        "iter1/samples.jsonl", "manifest.json"]
+    cfg = TrainConfig.load(tmp_path / "fork.yaml")
+    manifest = Manifest.open(dst, cfg)  # raises on a fingerprint mismatch
+    assert manifest.done("iter1/sampling") == stages["iter1/sampling"] and manifest.done("iter1/curation") is None
+    assert TrainConfig.load(dst / "config.yaml").fingerprint() == cfg.fingerprint()
+    with pytest.raises(SystemExit, match="exists"):
+        fork(src, tmp_path / "fork.yaml")
+    with pytest.raises(SystemExit, match=r"in \['sampling'\]"):  # the samples would not be this config's
+        fork(src, _config(tmp_path / "n.yaml", tmp_path / "other", sampling={"n": 4}))
+    assert not (tmp_path / "other").exists()
