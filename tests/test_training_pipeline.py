@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -298,8 +299,9 @@ def test_resume_after_kills_gives_identical_pairs(env, full_run, monkeypatch):
         run_pipeline(changed)
 
 
-def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
+def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys, monkeypatch):
     from selfrat_eval.cli import main
+    from selfrat_eval.training import pipeline
 
     sft_model = full_run[0] / "sft/pointwise/model"
     raw = tiny_config(tmp_path, sft_model, env["data"], env["bench"])
@@ -328,7 +330,19 @@ def test_cli_baselines_and_dry_run(env, full_run, tmp_path, capsys):
     stages = json.loads((tmp_path / "staged/manifest.json").read_text())["stages"]
     assert "iter1/sampling" in stages and "iter1/curation" not in stages
     assert "stopped after iter1/sampling" in capsys.readouterr().out
+    # curation gets each input's reference rationale, also when resuming from samples on disk
+    references: dict = {}
+
+    def spy(records, cfg, **kw):
+        references.update(kw["references"])
+        return curate(records, cfg, **kw)
+
+    curate = pipeline.curate
+    monkeypatch.setattr(pipeline, "curate", spy)
     assert main([*staged, "--stop-after", "iter1/dpo"]) == 0
+    sampled = [json.loads(line)["key"] for line in (tmp_path / "staged/iter1/samples.jsonl").read_text().splitlines()]
+    assert set(references) == set(sampled) and len(sampled) == 12
+    assert all(re.fullmatch(r"The response meets level [1-5] of the rubric\.", ref) for ref in references.values())
     stages = json.loads((tmp_path / "staged/manifest.json").read_text())["stages"]
     assert "iter1/dpo" in stages and "iter1/eval" not in stages
     assert main([*staged, "--stop-after", "iter2/dpo"]) == 2  # one iteration in this run

@@ -881,3 +881,30 @@ def test_balance_contrasts_keeps_pairs_without_contrasts_and_evens_what_dropping
     assert (imbalance(pairs), imbalance(kept)) == (9, 0)
     one_way = [{"id": i, "contrasts": ["count:met"]} for i in range(3)]
     assert balance_contrasts(one_way, seed=0) == []  # a kind raised one way only is all prior
+
+
+def test_error_contrasts_name_the_rejected_judgments_wrong_verdicts_against_the_reference():
+    """``constraint-errors`` reads the input's reference rationale, not the chosen judgment: a chosen
+    judgment with a wrong verdict of its own does not hide the rejected one's errors."""
+    reference = _constraint_judgment(["met", "met", "violated", "violated"], 3)["rationale"]
+    chosen = _constraint_judgment(["met", "violated", "met", "violated"], 3)  # gold score, two wrong verdicts
+    rejected = _constraint_judgment(["violated"] * 4, 1)  # count and exclude wrong
+    records = [{"key": "k", "gold": 3, "prompt": [], "samples": [chosen, rejected]}]
+    cfg = CurationConfig(strategy="gold", balance="none", balance_contrasts="constraint-errors")
+    pairs, stats = curate(records, cfg, seed=0, references={"k": reference})
+    assert pairs == [] and stats["contrasts_by_kind_before_balance"] == {"count": {"met": 1}, "exclude": {"met": 1}}
+    # a kind pushed one way only is all prior: k is dropped until an input pushes it back
+    records.append({"key": "j", "gold": 3, "prompt": [], "samples": [chosen, _constraint_judgment(["met"] * 4, 5)]})
+    other = _constraint_judgment(["violated", "violated", "met", "met"], 3)["rationale"]
+    pairs, stats = curate(records, cfg, seed=0, references={"k": reference, "j": other})
+    assert [p["key"] for p in pairs] == ["k", "j"] and pairs[1]["contrasts"] == ["count:violated", "exclude:violated"]
+    assert stats["contrasts_by_kind"] == {"count": {"met": 1, "violated": 1}, "exclude": {"met": 1, "violated": 1}}
+    unknown, stats = curate(records, cfg, seed=0)  # no references: contrasts unknown, pairs kept
+    assert [p["contrasts"] for p in unknown] == [None, None] and stats["n_pairs_contrasts_unknown"] == 2
+    from selfrat_eval.training.contrasts import contrast_function
+
+    by_verdicts = contrast_function("constraint-verdicts")
+    assert by_verdicts(chosen["rationale"], rejected["rationale"], reference) == ["count:met", "capital:met"]  # chosen vs rejected
+    assert by_verdicts(chosen["rationale"], rejected["rationale"], None) == ["count:met", "capital:met"]
+    with pytest.raises(ValueError, match="unknown contrast function"):
+        contrast_function("verdicts")

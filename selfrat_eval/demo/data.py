@@ -351,15 +351,28 @@ def clause_kind(label: str) -> str:
     return label
 
 
-def verdict_contrasts(chosen: str, rejected: str) -> list[str] | None:
+def verdict_contrasts(chosen: str, rejected: str, reference: str | None = None) -> list[str] | None:
     """The verdicts a preference pair contrasts: per clause whose stated verdict differs between the
     two rationales, ``"<kind>:<chosen's verdict>"`` ("exclude:violated": the chosen judgment calls
     an exclude clause violated where the rejected one calls it met). DPO raises the chosen verdict
     and lowers the rejected one, so when one direction dominates a kind, a judge can fit the pairs
     by moving that kind's verdict prior instead of reading the evidence
     (``curation.balance_contrasts: constraint-verdicts``). None when the two rationales do not name
-    the same clauses in the same order."""
-    a, b = CLAUSE.findall(chosen), CLAUSE.findall(rejected)
+    the same clauses in the same order. ``reference`` is not read (see :func:`rejected_verdict_errors`)."""
+    return _differing_verdicts(chosen, rejected)
+
+
+def rejected_verdict_errors(chosen: str, rejected: str, reference: str | None) -> list[str] | None:
+    """The rejected judgment's wrong verdicts against the item's reference rationale, named like
+    :func:`verdict_contrasts` by kind and the right verdict ("exclude:violated": the rejected judgment
+    calls an exclude clause met that the reference calls violated); ``chosen`` is not read
+    (``curation.balance_contrasts: constraint-errors``). None without a reference or when the two do
+    not name the same clauses."""
+    return None if reference is None else _differing_verdicts(reference, rejected)
+
+
+def _differing_verdicts(first: str, second: str) -> list[str] | None:
+    a, b = CLAUSE.findall(first), CLAUSE.findall(second)
     if len(a) != N_CONSTRAINTS or [c[0] for c in a] != [c[0] for c in b]:
         return None
     return [f"{clause_kind(label)}:{va}" for (label, _, va, _), (_, _, vb, _) in zip(a, b, strict=True) if va != vb]

@@ -4,9 +4,9 @@ A pair tells DPO to raise everything the chosen judgment says and lower what the
 Where the two differ in a verdict of one kind (a format-specific notion, e.g. "exclude" on the
 demo's constraint tasks) and one direction dominates that kind over the pair set ("violated" chosen
 over "met" much more often than the reverse), the pairs can be fit by moving the kind's verdict
-prior instead of reading the evidence. A contrast function names, per pair, the differing verdicts
-as ``"<kind>:<chosen verdict>"``; balancing then drops pairs until each kind's directions are as
-even as dropping can make them. Functions are imported lazily by name, like consistency checks.
+prior instead of reading the evidence. A contrast function names, per pair, the verdicts it
+pushes as ``"<kind>:<verdict raised>"``; balancing then drops pairs until each kind's directions
+are as even as dropping can make them. Functions are imported lazily by name, like consistency checks.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-ContrastFn = Callable[[str, str], "list[str] | None"]
+ContrastFn = Callable[[str, str, "str | None"], "list[str] | None"]
 
-# name -> "module:function" taking (chosen rationale, rejected rationale)
+# name -> "module:function" taking (chosen rationale, rejected rationale, the item's reference
+# rationale or None)
 CONTRAST_FUNCTIONS: dict[str, str] = {
+    # the verdicts the pair's two judgments disagree on, by the chosen one's verdict
     "constraint-verdicts": "selfrat_eval.demo.data:verdict_contrasts",
+    # the rejected judgment's wrong verdicts against the reference, by the right verdict
+    "constraint-errors": "selfrat_eval.demo.data:rejected_verdict_errors",
 }
 
 

@@ -105,12 +105,14 @@ def curate(
     *,
     seed: int,
     meta_ratings: Mapping[str, Sequence[float | None]] | None = None,
+    references: Mapping[str, str | None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Build preference pairs from sample records (lines of ``samples.jsonl``).
 
     A record has ``key``, ``prompt`` (chat messages), ``gold`` (for ``gold``) and ``samples`` with
     ``score``/``rationale`` (None when the judgment failed). ``meta_ratings[key][i]`` is the mean
-    self-rating of sample ``i`` (``meta-judge`` only). Returns (pairs, stats).
+    self-rating of sample ``i`` (``meta-judge`` only). ``references[key]`` is the input's reference
+    rationale, read only by contrast functions that need it. Returns (pairs, stats).
     """
     if cfg.strategy == "meta-judge" and meta_ratings is None:
         raise ValueError("curation.strategy=meta-judge needs meta ratings")
@@ -178,7 +180,8 @@ def curate(
                     "strategy": cfg.strategy,
                     **({"rejected_consistent": r not in inconsistent} if check is not None else {}),
                     **(
-                        {"contrasts": contrast(str(samples[c]["rationale"]), str(samples[r]["rationale"]))}
+                        {"contrasts": contrast(str(samples[c]["rationale"]), str(samples[r]["rationale"]),
+                                               (references or {}).get(key))}
                         if contrast is not None
                         else {}
                     ),

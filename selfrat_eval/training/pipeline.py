@@ -365,8 +365,12 @@ class Pipeline:
         self.stage(f"iter{t}/sampling", run, all_ranks=True)
         return merged_records(it_dir)
 
-    def curate(self, t: int, judge: ModelRef, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def curate(
+        self, t: int, judge: ModelRef, records: list[dict[str, Any]], items: list[PointwiseItem]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         cfg = self.cfg
+        # reference rationales, for contrast functions that compare against them (old samples too)
+        references = {str(it.id): _reference_rationale(it) for it in items}
         it_dir = self.out / f"iter{t}"
         meta = None
         if cfg.curation.strategy == "meta-judge":
@@ -395,7 +399,8 @@ class Pipeline:
             meta = read_ratings(it_dir / "meta_ratings.jsonl")
 
         def run() -> dict[str, Any]:
-            pairs, stats = curate(records, cfg.curation, seed=derive_seed(cfg.seed, t, 2), meta_ratings=meta)
+            pairs, stats = curate(records, cfg.curation, seed=derive_seed(cfg.seed, t, 2), meta_ratings=meta,
+                                  references=references)
             train, held = split_pairs_by_input(pairs, cfg.dpo.heldout_pairs)
             write_jsonl(it_dir / "pairs.jsonl", train)
             write_jsonl(it_dir / "heldout_pairs.jsonl", held)
@@ -474,7 +479,7 @@ class Pipeline:
                     rs = self.rejection_sft(1, seed, records, "rs_sft", self.out / "rs_sft")
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
-                pairs, held = self.curate(t, judge, records)
+                pairs, held = self.curate(t, judge, records, items)
                 trained = self.dpo(t, judge, pairs, held)
             judge = self.gate(t, judge, trained)
             self.judges[f"iter{t}"] = judge.path
@@ -492,6 +497,12 @@ class Pipeline:
         (self.out / "curve.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
         (self.out / "report.md").write_text(render_report(summary, self.manifest.data), encoding="utf-8")
         return summary
+
+
+def _reference_rationale(item: PointwiseItem) -> str | None:
+    """The item's reference feedback (Feedback-Collection ``orig_feedback``), when it has one."""
+    feedback = item.metadata.get("feedback")
+    return str(feedback) if feedback else None
 
 
 def gate_keeps(candidate: float | None, incumbent: float | None, min_gain: float) -> bool:
