@@ -56,57 +56,47 @@ def lean(pairs: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 def imbalance(pairs: Sequence[dict[str, Any]]) -> int:
     """Sum over kinds of how far the commonest direction outnumbers the rarest (0 = even)."""
-    return sum(_kind_imbalance(counts) for counts in lean(pairs).values())
+    return sum(_gap(list(counts.values())) for counts in lean(pairs).values())
 
 
-def _kind_imbalance(counts: dict[str, int]) -> int:
+def _gap(counts: list[int]) -> int:
     # a kind seen in one direction only counts its whole total (the other direction is 0)
-    values = list(counts.values()) + [0] * (2 - len(counts))
-    return max(values) - min(values)
+    counts = counts + [0] * (2 - len(counts))
+    return max(counts) - min(counts)
 
 
 def balance_contrasts(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     """Drop pairs, one at a time, choosing the drop that lowers the sum of squared per-kind gaps
     most (seeded choice among equal drops), until no drop lowers it; the rest keep their order.
     Squares make a drop that evens a large gap worth a unit more gap elsewhere, so one pair
-    contrasting two kinds does not pin a lopsided kind. Pairs with no
-    contrast (or an unknown one, ``contrasts: None``) never move the balance and are kept."""
+    contrasting two kinds does not pin a lopsided kind. Pairs with no contrast (or an unknown one,
+    ``contrasts: None``) never move the balance and are kept."""
     rng = random.Random(f"{seed}:balance_contrasts")
+    pushes = {i: Counter(_split(c) for c in p["contrasts"]) for i, p in enumerate(pairs) if p.get("contrasts")}
     totals: dict[str, Counter[str]] = {}
-    for pair in pairs:
-        for contrast in pair.get("contrasts") or ():
-            kind, direction = _split(contrast)
-            totals.setdefault(kind, Counter())[direction] += 1
+    for push in pushes.values():
+        for (kind, direction), n in push.items():
+            totals.setdefault(kind, Counter())[direction] += n
     directions = {kind: sorted(c) for kind, c in totals.items()}
 
-    def kind_gap(kind: str, counts: Counter[str]) -> int:
-        values = [counts[d] for d in directions[kind]] + [0] * (2 - len(directions[kind]))
-        return (max(values) - min(values)) ** 2
+    def cost(kind: str, counts: Counter[str]) -> int:
+        return _gap([counts[d] for d in directions[kind]]) ** 2
 
-    alive = [i for i, p in enumerate(pairs) if p.get("contrasts")]
-    dropped: set[int] = set()
-    while True:
+    while pushes:
         best_gain, best = 0, []
-        for i in alive:
-            if i in dropped:
-                continue
-            mine = Counter(_split(c) for c in pairs[i]["contrasts"])
+        for i, push in pushes.items():
             gain = 0
-            for kind in {k for k, _ in mine}:
+            for kind in {k for k, _ in push}:
                 after = Counter(totals[kind])
-                for (k, d), n in mine.items():
-                    if k == kind:
-                        after[d] -= n
-                gain += kind_gap(kind, totals[kind]) - kind_gap(kind, after)
+                after.subtract({d: n for (k, d), n in push.items() if k == kind})
+                gain += cost(kind, totals[kind]) - cost(kind, after)
             if gain > best_gain:
                 best_gain, best = gain, [i]
             elif gain == best_gain and gain > 0:
                 best.append(i)
         if not best:
             break
-        drop = rng.choice(best)
-        dropped.add(drop)
-        for contrast in pairs[drop]["contrasts"]:
-            kind, direction = _split(contrast)
-            totals[kind][direction] -= 1
+        for (kind, direction), n in pushes.pop(rng.choice(best)).items():
+            totals[kind][direction] -= n
+    dropped = {i for i, p in enumerate(pairs) if p.get("contrasts")} - set(pushes)
     return [p for i, p in enumerate(pairs) if i not in dropped]
