@@ -22,9 +22,9 @@ def _script():
     return module
 
 
-def _config(path: Path, out: Path, sampling: dict | None = None, **curation) -> Path:
-    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "output_dir": str(out), "curation": curation,
-                                 "sampling": sampling or {}})
+def _config(path: Path, out: Path, sampling: dict | None = None, evaluation: dict | None = None, **curation) -> Path:
+    cfg = TrainConfig.from_dict({"model": {"name_or_path": "m"}, "output_dir": str(out), "curation": curation, "sft": {"enabled": False},
+                                 "sampling": {"resample_budget": 8, **(sampling or {})}, "evaluation": evaluation or {}})
     path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
     return path
 
@@ -41,7 +41,8 @@ def test_fork_copies_the_reused_stages_and_resumes_under_the_new_config(tmp_path
     stages = {s: {"status": "done", "n": i} for i, s in enumerate(("base/eval", "iter1/sampling", "iter1/curation", "iter1/dpo"))}
     (src / "manifest.json").write_text(json.dumps({"fingerprint": "x", "method": "self-rationalization", "stages": stages}))
 
-    dst = fork(src, _config(tmp_path / "fork.yaml", tmp_path / "fork", balance_contrasts="constraint-verdicts"))
+    dst = fork(src, _config(tmp_path / "fork.yaml", tmp_path / "fork", balance_contrasts="constraint-verdicts",
+                            evaluation={"cache_dir": str(tmp_path / "fork-cache")}))
     assert sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file()) == [
         "base/eval/greedy/results.json", "config.yaml", "data/heldout.jsonl", "iter1/resample1.jsonl",
         "iter1/samples.jsonl", "manifest.json"]
@@ -53,4 +54,14 @@ def test_fork_copies_the_reused_stages_and_resumes_under_the_new_config(tmp_path
         fork(src, tmp_path / "fork.yaml")
     with pytest.raises(SystemExit, match=r"in \['sampling'\]"):  # the samples would not be this config's
         fork(src, _config(tmp_path / "n.yaml", tmp_path / "other", sampling={"n": 4}))
+    # the re-sampling budget picked inputs by the source's curation rules; the seed evaluation is reused
+    with pytest.raises(SystemExit, match=r"in \['curation.consistency'\]"):
+        fork(src, _config(tmp_path / "c.yaml", tmp_path / "other", consistency="constraint-count"))
+    with pytest.raises(SystemExit, match=r"in \['evaluation'\]"):
+        fork(src, _config(tmp_path / "e.yaml", tmp_path / "other", evaluation={"bootstrap": 10}))
     assert not (tmp_path / "other").exists()
+    manifest = json.loads((src / "manifest.json").read_text())
+    del manifest["stages"]["base/eval"]
+    (src / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit, match=r"stages \['base/eval'\] are not done"):
+        fork(src, _config(tmp_path / "late.yaml", tmp_path / "late"))

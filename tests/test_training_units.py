@@ -883,7 +883,7 @@ def test_balance_contrasts_keeps_pairs_without_contrasts_and_evens_what_dropping
     assert balance_contrasts(one_way, seed=0) == []  # a kind raised one way only is all prior
 
 
-def test_error_contrasts_name_the_rejected_judgments_wrong_verdicts_against_the_reference():
+def test_error_contrasts_name_the_rejected_judgments_wrong_verdicts_against_the_reference(caplog):
     """``constraint-errors`` reads the input's reference rationale, not the chosen judgment: a chosen
     judgment with a wrong verdict of its own does not hide the rejected one's errors."""
     reference = _constraint_judgment(["met", "met", "violated", "violated"], 3)["rationale"]
@@ -899,8 +899,10 @@ def test_error_contrasts_name_the_rejected_judgments_wrong_verdicts_against_the_
     pairs, stats = curate(records, cfg, seed=0, references={"k": reference, "j": other})
     assert [p["key"] for p in pairs] == ["k", "j"] and pairs[1]["contrasts"] == ["count:violated", "exclude:violated"]
     assert stats["contrasts_by_kind"] == {"count": {"met": 1, "violated": 1}, "exclude": {"met": 1, "violated": 1}}
-    unknown, stats = curate(records, cfg, seed=0)  # no references: contrasts unknown, pairs kept
+    with caplog.at_level("WARNING", logger="selfrat_eval.training.curation"):
+        unknown, stats = curate(records, cfg, seed=0)  # no references: contrasts unknown, pairs kept
     assert [p["contrasts"] for p in unknown] == [None, None] and stats["n_pairs_contrasts_unknown"] == 2
+    assert "could read no pair's contrasts" in caplog.text
     from selfrat_eval.training.contrasts import contrast_function
 
     by_verdicts = contrast_function("constraint-verdicts")

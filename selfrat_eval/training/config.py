@@ -163,8 +163,8 @@ class CurationConfig:
     # pair contrasts a rationale that follows its own evidence with one that contradicts it).
     rejected_preference: Literal["any", "inconsistent"] = "any"
     # A verdict-contrast function (selfrat_eval.training.contrasts) naming the verdicts each pair
-    # contrasts; pairs are then dropped until every verdict kind's two directions are as even as
-    # dropping makes them, so DPO cannot fit the pairs by moving a kind's verdict prior. None: off.
+    # pushes; pairs are then dropped, greedily, until no single drop evens the kinds' two directions
+    # further, so the pairs push no verdict kind's prior one way by count. None: off.
     balance_contrasts: str | None = None
 
     def __post_init__(self) -> None:

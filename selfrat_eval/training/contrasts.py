@@ -5,8 +5,8 @@ Where the two differ in a verdict of one kind (a format-specific notion, e.g. "e
 demo's constraint tasks) and one direction dominates that kind over the pair set ("violated" chosen
 over "met" much more often than the reverse), the pairs can be fit by moving the kind's verdict
 prior instead of reading the evidence. A contrast function names, per pair, the verdicts it
-pushes as ``"<kind>:<verdict raised>"``; balancing then drops pairs until each kind's directions
-are as even as dropping can make them. Functions are imported lazily by name, like consistency checks.
+pushes as ``"<kind>:<verdict raised>"``; balancing then drops pairs, greedily, until no single drop
+evens the kinds' directions further. Functions are imported lazily by name, like consistency checks.
 """
 
 from __future__ import annotations
@@ -67,36 +67,45 @@ def _gap(counts: list[int]) -> int:
 
 def balance_contrasts(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     """Drop pairs, one at a time, choosing the drop that lowers the sum of squared per-kind gaps
-    most (seeded choice among equal drops), until no drop lowers it; the rest keep their order.
-    Squares make a drop that evens a large gap worth a unit more gap elsewhere, so one pair
+    most (seeded choice among equal drops), until no single drop lowers it; the rest keep their
+    order. Greedy: it can stop above the best subset, and a kind pushed one way only loses all its
+    pairs. Squares make a drop that evens a large gap worth a unit more gap elsewhere, so one pair
     contrasting two kinds does not pin a lopsided kind. Pairs with no contrast (or an unknown one,
     ``contrasts: None``) never move the balance and are kept."""
     rng = random.Random(f"{seed}:balance_contrasts")
-    pushes = {i: Counter(_split(c) for c in p["contrasts"]) for i, p in enumerate(pairs) if p.get("contrasts")}
+    # pairs with the same pushes gain the same from a drop: score each signature once
+    groups: dict[tuple[tuple[tuple[str, str], int], ...], list[int]] = {}
+    for i, p in enumerate(pairs):
+        if p.get("contrasts"):
+            groups.setdefault(tuple(sorted(Counter(_split(c) for c in p["contrasts"]).items())), []).append(i)
     totals: dict[str, Counter[str]] = {}
-    for push in pushes.values():
-        for (kind, direction), n in push.items():
-            totals.setdefault(kind, Counter())[direction] += n
+    for push, members in groups.items():
+        for (kind, direction), n in push:
+            totals.setdefault(kind, Counter())[direction] += n * len(members)
     directions = {kind: sorted(c) for kind, c in totals.items()}
 
     def cost(kind: str, counts: Counter[str]) -> int:
         return _gap([counts[d] for d in directions[kind]]) ** 2
 
-    while pushes:
-        best_gain, best = 0, []
-        for i, push in pushes.items():
-            gain = 0
-            for kind in {k for k, _ in push}:
-                after = Counter(totals[kind])
-                after.subtract({d: n for (k, d), n in push.items() if k == kind})
-                gain += cost(kind, totals[kind]) - cost(kind, after)
-            if gain > best_gain:
-                best_gain, best = gain, [i]
-            elif gain == best_gain and gain > 0:
-                best.append(i)
-        if not best:
+    def gain(push: tuple[tuple[tuple[str, str], int], ...]) -> int:
+        out = 0
+        for kind in {k for (k, _), _ in push}:
+            after = Counter(totals[kind])
+            after.subtract({d: n for (k, d), n in push if k == kind})
+            out += cost(kind, totals[kind]) - cost(kind, after)
+        return out
+
+    dropped: set[int] = set()
+    while True:
+        gains = {push: gain(push) for push, members in groups.items() if members}
+        best_gain = max(gains.values(), default=0)
+        if best_gain <= 0:
             break
-        for (kind, direction), n in pushes.pop(rng.choice(best)).items():
+        candidates = sorted(i for push, g in gains.items() if g == best_gain for i in groups[push])
+        drop = rng.choice(candidates)
+        push = next(push for push in gains if drop in groups[push])
+        groups[push].remove(drop)
+        dropped.add(drop)
+        for (kind, direction), n in push:
             totals[kind][direction] -= n
-    dropped = {i for i, p in enumerate(pairs) if p.get("contrasts")} - set(pushes)
     return [p for i, p in enumerate(pairs) if i not in dropped]

@@ -14,12 +14,13 @@ label down to the rarest one's count (which can throw most pairs away), ``none``
 ``consistency`` (a check of :mod:`.consistency`) keeps a chosen judgment only if its stated score
 follows from its own rationale; ``rejected_preference: inconsistent`` then rejects the judgments
 that fail the check first, so a pair contrasts following one's own evidence with contradicting it.
-``balance_contrasts`` (a function of :mod:`.contrasts`) finally drops pairs until, per verdict kind,
-the pairs raise each verdict as often as they lower it.
+``balance_contrasts`` (a function of :mod:`.contrasts`) finally drops pairs, greedily, until no
+single drop evens the verdict kinds' pushes further (which can undo some of the label balance).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections import Counter
@@ -31,6 +32,8 @@ from ..formats import format_judgment
 from .config import CurationConfig
 from .consistency import Check, consistency_check, passes
 from .contrasts import balance_contrasts, contrast_function, imbalance, lean
+
+log = logging.getLogger(__name__)
 
 
 def _valid(samples: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -196,6 +199,9 @@ def curate(
     contrast_stats: dict[str, Any] = {}
     if contrast is not None:
         lean_before, imbalance_before, n_before_contrasts = lean(pairs), imbalance(pairs), len(pairs)
+        if pairs and all(p["contrasts"] is None for p in pairs):
+            # e.g. a format the function cannot read, or constraint-errors without references
+            log.warning("curation.balance_contrasts=%s could read no pair's contrasts; nothing balanced", cfg.balance_contrasts)
         pairs = balance_contrasts(pairs, seed)
         contrast_stats = {
             "balance_contrasts": cfg.balance_contrasts,
