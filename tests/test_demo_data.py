@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from helpers_benchmarks import benchmark_script
 
 from selfrat_eval.demo import data as D
 from selfrat_eval.formats import absolute_prompt
@@ -18,14 +16,8 @@ from selfrat_eval.parsing import parse_judgment
 CFG = D.SyntheticConfig(n_train=100, n_heldout=50, seed=7)
 
 
-@functools.cache
 def _analysis_script():
-    """``benchmarks/analyze_demo_judgments.py`` as a module (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_demo_judgments.py"
-    spec = importlib.util.spec_from_file_location("analyze_demo_judgments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return benchmark_script("analyze_demo_judgments")
 
 
 @pytest.fixture(scope="module")

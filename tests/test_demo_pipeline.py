@@ -205,13 +205,9 @@ def test_smollm2_gguf_becomes_trainable(tmp_path: Path) -> None:
 
 
 def _script(name: str):
-    import importlib.util
+    from helpers_benchmarks import benchmark_script
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script(name)
 
 
 @pytest.mark.slow

@@ -168,12 +168,11 @@ def test_paired_diff_pools_seeds_by_position_so_equal_item_ids_stay_apart(tmp_pa
     """benchmarks/paired_diff.py with one results.json per seed (comma-separated): two seeds whose
     held-out ids coincide form one 2n-item paired sample, equal to paired_bootstrap_diff on the
     concatenation; a baseline with a different seed count is refused."""
-    import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("paired_diff", Path(__file__).parents[1] / "benchmarks" / "paired_diff.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)  # type: ignore[union-attr]
+    from helpers_benchmarks import benchmark_script
+
+    script = benchmark_script("paired_diff")
     rng = random.Random(1)
     ids = [f"i{i}" for i in range(40)]  # the same ids in both seeds
     gold = {s: [float(1 + rng.randrange(5)) for _ in ids] for s in (0, 1)}

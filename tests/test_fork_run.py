@@ -3,23 +3,15 @@ that changes only later stages, and the pipeline accepts it for resuming."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers_benchmarks import benchmark_script
 
 from selfrat_eval.training.config import TrainConfig
 from selfrat_eval.training.pipeline import Manifest
-
-
-def _script():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fork_run.py"
-    spec = importlib.util.spec_from_file_location("fork_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _config(path: Path, out: Path, sampling: dict | None = None, evaluation: dict | None = None, **curation) -> Path:
@@ -30,7 +22,7 @@ def _config(path: Path, out: Path, sampling: dict | None = None, evaluation: dic
 
 
 def test_fork_copies_the_reused_stages_and_resumes_under_the_new_config(tmp_path):
-    fork = _script().fork
+    fork = benchmark_script("fork_run").fork
     src = tmp_path / "src"
     _config(tmp_path / "src.yaml", src)
     for rel in ("data/heldout.jsonl", "base/eval/greedy/results.json", "iter1/samples.jsonl", "iter1/resample1.jsonl",

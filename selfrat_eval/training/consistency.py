@@ -9,9 +9,10 @@ rejection-sampling SFT examples) must pass it. Checks are imported lazily by nam
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from .named import resolve
 
 Check = Callable[[str, int], bool]
 
@@ -26,12 +27,7 @@ CONSISTENCY_CHECKS: dict[str, str] = {
 
 def consistency_check(name: str | None) -> Check | None:
     """The check called ``name`` (None: no check)."""
-    if name is None:
-        return None
-    if name not in CONSISTENCY_CHECKS:
-        raise ValueError(f"unknown consistency check {name!r}; known: {sorted(CONSISTENCY_CHECKS)}")
-    module, _, attr = CONSISTENCY_CHECKS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return resolve(CONSISTENCY_CHECKS, name, "consistency check")
 
 
 def passes(check: Check | None, sample: Mapping[str, Any]) -> bool:

@@ -11,11 +11,12 @@ evens the kinds' directions further. Functions are imported lazily by name, like
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from .named import resolve
 
 ContrastFn = Callable[[str, str, "str | None"], "list[str] | None"]
 
@@ -31,12 +32,7 @@ CONTRAST_FUNCTIONS: dict[str, str] = {
 
 def contrast_function(name: str | None) -> ContrastFn | None:
     """The contrast function called ``name`` (None: none)."""
-    if name is None:
-        return None
-    if name not in CONTRAST_FUNCTIONS:
-        raise ValueError(f"unknown contrast function {name!r}; known: {sorted(CONTRAST_FUNCTIONS)}")
-    module, _, attr = CONTRAST_FUNCTIONS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return resolve(CONTRAST_FUNCTIONS, name, "contrast function")
 
 
 def _split(contrast: str) -> tuple[str, str]:
@@ -73,15 +69,16 @@ def balance_contrasts(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, 
     contrasting two kinds does not pin a lopsided kind. Pairs with no contrast (or an unknown one,
     ``contrasts: None``) never move the balance and are kept."""
     rng = random.Random(f"{seed}:balance_contrasts")
+    signature = {
+        i: tuple(sorted(Counter(_split(c) for c in p["contrasts"]).items()))
+        for i, p in enumerate(pairs)
+        if p.get("contrasts")
+    }
     # pairs with the same pushes gain the same from a drop: score each signature once
     groups: dict[tuple[tuple[tuple[str, str], int], ...], list[int]] = {}
-    for i, p in enumerate(pairs):
-        if p.get("contrasts"):
-            groups.setdefault(tuple(sorted(Counter(_split(c) for c in p["contrasts"]).items())), []).append(i)
-    totals: dict[str, Counter[str]] = {}
-    for push, members in groups.items():
-        for (kind, direction), n in push:
-            totals.setdefault(kind, Counter())[direction] += n * len(members)
+    for i, push in signature.items():
+        groups.setdefault(push, []).append(i)
+    totals = {kind: Counter(counts) for kind, counts in lean(pairs).items()}
     directions = {kind: sorted(c) for kind, c in totals.items()}
 
     def cost(kind: str, counts: Counter[str]) -> int:
@@ -103,7 +100,7 @@ def balance_contrasts(pairs: list[dict[str, Any]], seed: int) -> list[dict[str, 
             break
         candidates = sorted(i for push, g in gains.items() if g == best_gain for i in groups[push])
         drop = rng.choice(candidates)
-        push = next(push for push in gains if drop in groups[push])
+        push = signature[drop]
         groups[push].remove(drop)
         dropped.add(drop)
         for (kind, direction), n in push:
