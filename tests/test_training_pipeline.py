@@ -223,14 +223,8 @@ def test_lora_iterations_merge_and_reference_is_previous_judge(env, full_run):
     _assert_reference_is(out / "iter2/dpo/reference_probe.json", j1, [sft_model, j2])
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_dpo_raises_margin_on_heldout_pairs(env, full_run, lora):
-    from transformers import AutoTokenizer
-
-    from selfrat_eval.training.dpo import pair_margins, train_dpo
-    from selfrat_eval.training.modeling import ModelRef
-
-    sft_model = full_run[0] / "sft/pointwise/model"
+def _level_pairs(env) -> tuple[list[dict], list[dict]]:
+    """(24 training, 8 held-out) pairs: "level 4" chosen over "level 1" on the collection's items."""
     items, _ = load_pool(DataConfig(source=str(env["data"]), decontaminate_against=None))
     good = format_judgment("The response meets level 4 of the rubric.", 4)
     bad = format_judgment("The response meets level 1 of the rubric.", 1)
@@ -239,7 +233,18 @@ def test_dpo_raises_margin_on_heldout_pairs(env, full_run, lora):
          "rejected": [{"role": "assistant", "content": bad}]}
         for it in items
     ]
-    train, held = pairs[:24], pairs[24:32]
+    return pairs[:24], pairs[24:32]
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_dpo_raises_margin_on_heldout_pairs(env, full_run, lora):
+    from transformers import AutoTokenizer
+
+    from selfrat_eval.training.dpo import pair_margins, train_dpo
+    from selfrat_eval.training.modeling import ModelRef
+
+    sft_model = full_run[0] / "sft/pointwise/model"
+    train, held = _level_pairs(env)
     raw = tiny_config(env["tmp"] / f"margin-{lora}", sft_model, env["data"], None)
     raw["lora"] = {"enabled": lora, "r": 8, "alpha": 16, "dropout": 0.0}
     raw["dpo"].update(learning_rate=2e-2 if lora else 1e-3, save_steps=100)
@@ -251,6 +256,43 @@ def test_dpo_raises_margin_on_heldout_pairs(env, full_run, lora):
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     assert mean(after) > mean(before) + 1.0, (before, after)
     assert all(a > b for a, b in zip(after, before, strict=True))
+
+
+def test_nll_term_is_weighed_per_token_and_raises_the_chosen_judgment(env, full_run):
+    """``dpo.nll_alpha`` adds trl's "sft" loss, a mean over the chosen tokens against DPO's sum:
+    ``loss_weights.json`` states the per-token ratio from the tokenized lengths, and a heavy NLL
+    term lifts the held-out chosen judgments' log-probs above what DPO alone leaves them at."""
+    from transformers import AutoTokenizer
+
+    from selfrat_eval.training.dpo import completion_ids, sequence_logp, train_dpo
+    from selfrat_eval.training.modeling import ModelRef
+
+    sft_model = full_run[0] / "sft/pointwise/model"
+    tok = AutoTokenizer.from_pretrained(sft_model)
+    train, held = _level_pairs(env)
+
+    def trained(nll_alpha: float) -> tuple[Path, dict]:
+        raw = tiny_config(env["tmp"] / f"nll-{nll_alpha}", sft_model, env["data"], None)
+        raw["dpo"].update(learning_rate=1e-3, save_steps=100, nll_alpha=nll_alpha)
+        cfg = TrainConfig.from_dict(raw)
+        out = Path(cfg.output_dir) / "dpo"
+        model_dir = train_dpo(train, ModelRef(str(sft_model)), out, cfg, seed=0)
+        return model_dir, json.loads((out / "loss_weights.json").read_text())
+
+    def held_chosen_logp(model_dir: Path) -> float:
+        model = _model(model_dir)
+        logps = [sequence_logp(model, *completion_ids(tok, p["prompt"], p["chosen"])) for p in held]
+        return sum(logps) / len(logps)
+
+    dpo_only, w0 = trained(0.0)
+    with_nll, w = trained(50.0)
+    beta = TrainConfig.from_dict(tiny_config(env["tmp"] / "b", sft_model, env["data"], None)).dpo.beta
+    lengths = [len(completion_ids(tok, p["prompt"], p["chosen"])[1]) for p in train]
+    assert abs(w["mean_chosen_tokens"] - sum(lengths) / len(lengths)) <= 1  # trl may add an EOS token
+    assert w0["dpo_per_token"] == w["dpo_per_token"] == beta / 2
+    assert w0["nll_over_dpo"] is None and w0["nll_per_token"] is None
+    assert w["nll_over_dpo"] == pytest.approx(50.0 / w["mean_chosen_tokens"] / (beta / 2))
+    assert held_chosen_logp(with_nll) > held_chosen_logp(dpo_only) + 0.5
 
 
 def test_resume_after_kills_gives_identical_pairs(env, full_run, monkeypatch):

@@ -910,3 +910,17 @@ def test_error_contrasts_name_the_rejected_judgments_wrong_verdicts_against_the_
     assert by_verdicts(chosen["rationale"], rejected["rationale"], None) == ["count:met", "capital:met"]
     with pytest.raises(ValueError, match="unknown contrast function"):
         contrast_function("verdicts")
+
+
+def test_loss_token_weights_compare_the_nll_mean_with_the_dpo_sum_per_chosen_token():
+    from selfrat_eval.training.dpo import loss_token_weights
+
+    # beta 0.1 gives each token 0.05 from sigmoid DPO; nll_alpha 1 over 100-token judgments gives 0.01
+    w = loss_token_weights(0.1, 1.0, "sigmoid", [90, 110])
+    assert w["mean_chosen_tokens"] == 100 and w["dpo_per_token"] == 0.05
+    assert w["nll_per_token"] == pytest.approx(0.01) and w["nll_over_dpo"] == pytest.approx(0.2)
+    assert loss_token_weights(0.1, 5.0, "sigmoid", [100])["nll_over_dpo"] == pytest.approx(1.0)  # beta * L / 2
+    # no NLL term, or a loss whose per-token weight is not beta / 2: no ratio rather than a wrong one
+    assert loss_token_weights(0.1, 0.0, "sigmoid", [100])["nll_over_dpo"] is None
+    ipo = loss_token_weights(0.1, 1.0, "ipo", [100])
+    assert ipo["dpo_per_token"] is None and ipo["nll_over_dpo"] is None and ipo["nll_per_token"] == pytest.approx(0.01)

@@ -180,7 +180,9 @@ class DPOConfig(TrainerSettings):
     learning_rate: float = 5e-6
     epochs: float = 1.0
     loss_type: str = "sigmoid"
-    nll_alpha: float = 0.0  # weight of the NLL term on chosen (Self-Taught Evaluators; trl's "sft" loss)
+    # NLL on chosen (Self-Taught Evaluators; trl's "sft" loss). A per-token mean while DPO sums over
+    # tokens: about beta * tokens / 2 weighs the two equally (docs/training.md).
+    nll_alpha: float = 0.0
     ref_mode: Literal["auto", "precompute", "explicit"] = "auto"  # full fine-tuning only
     heldout_pairs: int = 0  # pairs kept out of DPO to measure the chosen-over-rejected margin
 

@@ -8,7 +8,8 @@ Reference model across iterations (the trl/peft pitfall):
   before training starts (``ref_mode: precompute``, the default) or pass an explicit reference
   loaded from judge t-1's directory (``ref_mode: explicit``).
 ``reference_probe.json`` records trl's reference log-probs of the first pairs so tests (and users)
-can check which model the reference was.
+can check which model the reference was; ``loss_weights.json`` how much the NLL term weighs
+against the DPO term per chosen token (:func:`loss_token_weights`).
 """
 
 from __future__ import annotations
@@ -125,8 +126,13 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
     probe = reference_probe(trainer)
     probe["reference"] = start.path
+    chosen_lengths = [len(ids) for ids in trainer.train_dataset["chosen_ids"]]
+    weights = loss_token_weights(cfg.dpo.beta, cfg.dpo.nll_alpha, cfg.dpo.loss_type, chosen_lengths)
     if main:
         (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
+        (out_dir / "loss_weights.json").write_text(json.dumps(weights, indent=1), encoding="utf-8")
+    if main and weights["nll_over_dpo"] is not None:
+        log.info("DPO: the NLL term weighs each chosen token %.2fx the DPO term at the start", weights["nll_over_dpo"])
     resume = last_checkpoint(out_dir / "checkpoints")
     if resume:
         log.info("DPO: resuming from %s", resume)
@@ -139,6 +145,23 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     del trainer
     free_accelerator_memory()  # before the caller loads two more models for the margins
     return model_dir
+
+
+def loss_token_weights(beta: float, nll_alpha: float, loss_type: str, chosen_lengths: Sequence[int]) -> dict[str, Any]:
+    """Each chosen token's log-prob weight in the loss at the start of training (margin 0).
+
+    The sigmoid DPO loss sums log-probs over the sequence, so each token gets beta/2; trl's "sft"
+    term is a mean over the chosen tokens, so each gets nll_alpha / (mean chosen length). Their
+    ratio says which term the first updates follow: ``nll_alpha: 1`` with beta 0.1 and 100-token
+    judgments is 0.2, DPO-led. Other loss types scale differently: ``dpo`` and the ratio are None."""
+    mean_len = sum(chosen_lengths) / len(chosen_lengths) if chosen_lengths else None
+    dpo = beta / 2 if loss_type == "sigmoid" else None
+    nll = nll_alpha / mean_len if mean_len else None
+    ratio = nll / dpo if (nll is not None and dpo and nll_alpha > 0) else None
+    return {
+        "loss_type": loss_type, "beta": beta, "nll_alpha": nll_alpha, "mean_chosen_tokens": mean_len,
+        "dpo_per_token": dpo, "nll_per_token": nll if nll_alpha > 0 else None, "nll_over_dpo": ratio,
+    }
 
 
 # ---- log-prob margins (measured outside trl, on a plain model) ----------------------------------
