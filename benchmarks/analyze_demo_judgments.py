@@ -19,6 +19,13 @@ how many judgments on the gold score pass the check, how many inputs keep one, a
 judgments get every verdict right.
 
     python benchmarks/analyze_demo_judgments.py --samples runs/sre-effect-p10seed/seed*/iter1
+
+``--pairs`` also gives the "met" share per constraint kind of the chosen judgments, the rejected ones
+and the truth; ``--rs-sft RUN`` gives it for the RS-SFT baseline's examples of a run with
+``baselines: [rejection-sampling]`` (rebuilt from the run's samples and config as the pipeline
+builds them): what a judge is trained on, to set beside the ``verdict_met`` it shows held-out.
+
+    python benchmarks/analyze_demo_judgments.py --rs-sft runs/sre-rs-sft/seed0
 """
 
 from __future__ import annotations
@@ -43,8 +50,11 @@ from selfrat_eval.demo.data import (
     stated_verdicts,
 )
 from selfrat_eval.parsing import parse_judgment
+from selfrat_eval.training.baselines import rs_sft_examples
+from selfrat_eval.training.config import TrainConfig
 from selfrat_eval.training.consistency import CONSISTENCY_CHECKS, consistency_check
 from selfrat_eval.training.data import read_jsonl
+from selfrat_eval.training.resampling import merged_records
 
 # evidence-first clauses "Label: evidence (met)." (or "(met, 2 so far).") and verdict-first
 # clauses "Label: met (evidence)."
@@ -149,6 +159,19 @@ def _errors(got: list[tuple[str, str]], truth: list[tuple[str, str]]) -> int | N
     return sum(v != tv for (_, v), (_, tv) in zip(got, truth, strict=True))
 
 
+def met_by_kind(texts: list[str]) -> dict[str, float]:
+    """Per constraint kind, the share of (evidence-first) verdicts that say "met": a training set's
+    verdict marginals, to set beside the held-out ``verdict_met`` of the judge trained on it."""
+    met: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for text in texts:
+        for label, _, verdict, _ in EVIDENCE_FIRST.findall(text):
+            kind = clause_kind(label.strip())
+            seen[kind] += 1
+            met[kind] += verdict == "met"
+    return {kind: round(met[kind] / seen[kind], 3) for kind in sorted(seen)}
+
+
 def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
     """Verdict errors of the chosen and the rejected judgment of each pair (``targets``: item id ->
     the reference rationale)."""
@@ -202,6 +225,12 @@ def analyze_pairs(pairs: list[dict], targets: dict[str, str]) -> dict:
             for label, counts in sorted(wrong_by_label.items())
             if any(counts.values())
         },
+        # the "met" share per kind of what DPO raises, lowers, and of the truth on the same inputs
+        "verdict_met": {
+            "chosen": met_by_kind([pair["chosen"][-1]["content"] for pair in pairs]),
+            "rejected": met_by_kind([pair["rejected"][-1]["content"] for pair in pairs]),
+            "truth": met_by_kind([targets[str(pair["key"])] for pair in pairs]),
+        },
         # the same summed per constraint kind (include/exclude over their words)
         "wrong_verdicts_by_kind": {
             kind: {k: v for k, v in sorted(counts.items()) if v}
@@ -239,6 +268,24 @@ def analyze_samples(records: list[dict], targets: dict[str, str]) -> dict:
     return {"n_inputs": len({str(r["key"]) for r in records}), "checks": out}
 
 
+def analyze_rs_sft_examples(run_dir: Path) -> dict:
+    """The RS-SFT baseline's training examples of a run (``baselines: [rejection-sampling]``),
+    rebuilt from its iteration-1 samples and config as the pipeline builds them (they are not saved),
+    with the "met" share per kind of their verdicts and of the truth on their inputs."""
+    cfg = TrainConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
+    records = merged_records(run_dir / "iter1")
+    rows, stats = rs_sft_examples(cfg, records, 1)
+    targets = _run_targets(run_dir)
+    key_of = {json.dumps(r["prompt"]): str(r["key"]) for r in records}
+    return {
+        "n_examples": stats["n_examples"],
+        "verdict_met": {
+            "examples": met_by_kind([row["completion"][-1]["content"] for row in rows]),
+            "truth": met_by_kind([targets[key_of[json.dumps(row["prompt"])]] for row in rows]),
+        },
+    }
+
+
 def _run_targets(run_dir: Path) -> dict[str, str]:
     """Item id -> reference rationale of a training run's data file (its ``config.yaml``)."""
     run = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
@@ -250,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", type=Path, nargs="*")
     ap.add_argument("--pairs", type=Path, nargs="+", default=[], help="a training run's iter<t>/pairs.jsonl")
     ap.add_argument("--samples", type=Path, nargs="+", default=[], help="a training run's iter<t> directory")
+    ap.add_argument("--rs-sft", type=Path, nargs="+", default=[], help="a training run's directory: its RS-SFT examples")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-train", type=int, default=300)
     ap.add_argument("--n-heldout", type=int, default=100)
@@ -260,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         records = [r for f in sorted(path.glob("*.jsonl")) if f.name == "samples.jsonl" or f.name.startswith("resample")
                    for r in read_jsonl(f)]
         print(json.dumps({"samples": str(path), **analyze_samples(records, _run_targets(path.parent))}))
+    for path in args.rs_sft:
+        print(json.dumps({"rs_sft": str(path), **analyze_rs_sft_examples(path)}))
     if not args.results:
         return 0
     cfg = SyntheticConfig(n_train=args.n_train, n_heldout=args.n_heldout, seed=args.seed)

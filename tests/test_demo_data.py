@@ -346,3 +346,49 @@ def test_verdict_contrasts_name_each_differing_verdict_by_kind_and_the_chosen_di
     a, b = (next(it.metadata["feedback"] for it in items if tuple(c[0] for c in D.CLAUSE.findall(it.metadata["feedback"])) == lab)
             for lab in sorted(labels)[:2])
     assert D.verdict_contrasts(a, b) is None  # different constraints
+
+
+def test_training_set_verdict_marginals_of_pairs_and_of_rebuilt_rs_sft_examples(tmp_path):
+    """analyze_demo_judgments.py: the "met" share per kind of what a judge trains on. ``--pairs``
+    gives it for chosen, rejected and the truth; ``--rs-sft RUN`` rebuilds the RS-SFT examples from
+    the run's samples and config as the pipeline does: only judgments on the gold score."""
+    import re
+
+    import yaml
+    from helpers_training import tiny_config
+
+    from selfrat_eval.demo.data import SyntheticConfig, build_splits
+    from selfrat_eval.parsing import parse_judgment
+
+    script = _analysis_script()
+    items = build_splits(SyntheticConfig(n_train=20, n_heldout=0, seed=3, running_count=True))["train"]
+    targets = {str(it.id): it.metadata["target"] for it in items}
+
+    def flip_count(text: str) -> str:
+        return re.sub(r"^(Item count: [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
+
+    truth = script.met_by_kind(list(targets.values()))
+    pairs = [{"key": k, "chosen": [{"content": t}], "rejected": [{"content": flip_count(t)}]} for k, t in targets.items()]
+    met = script.analyze_pairs(pairs, targets)["verdict_met"]
+    assert met["chosen"] == met["truth"] == truth and set(truth) == {"count", "capital", "period", "max_words", "include", "exclude"}
+    assert met["rejected"]["count"] == round(1 - truth["count"], 3)
+    assert {k: v for k, v in met["rejected"].items() if k != "count"} == {k: v for k, v in truth.items() if k != "count"}
+
+    # a run: every input has its true judgment on the gold score and a count-flipped one off it
+    run = tmp_path / "run"
+    (run / "iter1").mkdir(parents=True)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"__index_level_0__": k, "output": t}) + "\n" for k, t in targets.items()))
+    raw = tiny_config(tmp_path, tmp_path / "model", data, None, **{"rs_sft.per_input": 2, "curation.balance": "none"})
+    (run / "config.yaml").write_text(yaml.safe_dump(raw))
+    records = []
+    for it in items:
+        parsed = parse_judgment(targets[str(it.id)])
+        wrong = 1 if parsed.score > 2 else 5
+        samples = [{"score": parsed.score, "rationale": parsed.rationale, "text": "", "error": None},
+                   {"score": wrong, "rationale": flip_count(parsed.rationale), "text": "", "error": None}]
+        records.append({"key": str(it.id), "gold": parsed.score, "prompt": [{"role": "user", "content": str(it.id)}], "samples": samples})
+    (run / "iter1" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = script.analyze_rs_sft_examples(run)
+    assert out["n_examples"] == len(items)
+    assert out["verdict_met"] == {"examples": truth, "truth": truth}

@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..seeding import derive_seed
+from .config import TrainConfig
 from .consistency import consistency_check, passes
 from .curation import balance_by_label, judgment_text
 
@@ -56,3 +58,16 @@ def rejection_sampling_examples(
         "examples_by_label": {str(k): v for k, v in sorted(Counter(r["label"] for r in rows).items())},
     }
     return [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows], stats
+
+
+def rs_sft_examples(cfg: TrainConfig, records: Sequence[Mapping[str, Any]], iteration: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The RS-SFT rows a run trains on in ``iteration`` (its seed, per-input cap, label balancing and
+    consistency check), for the pipeline and for analyses that rebuild them (they are not saved)."""
+    return rejection_sampling_examples(
+        records,
+        cfg.rs_sft.per_input,
+        derive_seed(cfg.seed, iteration, 2),
+        balance=cfg.curation.balance,
+        balance_cap=cfg.curation.balance_cap,
+        consistency=cfg.curation.consistency,
+    )

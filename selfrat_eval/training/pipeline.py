@@ -434,20 +434,13 @@ class Pipeline:
     def rejection_sft(self, t: int, judge: ModelRef, records: list[dict[str, Any]], stage: str, out_dir: Path) -> ModelRef:
         """Rejection-sampling SFT of ``judge`` on its own samples that hit the gold score
         (label-balanced like the pairs)."""
-        from .baselines import rejection_sampling_examples
+        from .baselines import rs_sft_examples
         from .sft import train_sft
 
         cfg = self.cfg
 
         def run() -> dict[str, Any]:
-            rows, stats = rejection_sampling_examples(
-                records,
-                cfg.rs_sft.per_input,
-                derive_seed(cfg.seed, t, 2),
-                balance=cfg.curation.balance,
-                balance_cap=cfg.curation.balance_cap,
-                consistency=cfg.curation.consistency,
-            )
+            rows, stats = rs_sft_examples(cfg, records, t)
             if not rows:
                 raise RuntimeError(f"iteration {t}: no sampled judgment matched the gold score; nothing to SFT on")
             model_dir = train_sft(rows, judge, out_dir, cfg, cfg.rs_sft, seed=derive_seed(cfg.seed, t, 3), fault_stage="rs_sft")
