@@ -153,7 +153,8 @@ def loss_token_weights(beta: float, nll_alpha: float, loss_type: str, chosen_len
     The sigmoid DPO loss sums log-probs over the sequence, so each token gets beta/2; trl's "sft"
     term is a mean over the chosen tokens, so each gets nll_alpha / (mean chosen length). Their
     ratio says which term the first updates follow: ``nll_alpha: 1`` with beta 0.1 and 100-token
-    judgments is 0.2, DPO-led. Other loss types scale differently: ``dpo`` and the ratio are None."""
+    judgments is 0.2, DPO-led. Other loss types scale differently: ``dpo_per_token`` and the ratio
+    are None for them rather than a wrong number."""
     mean_len = sum(chosen_lengths) / len(chosen_lengths) if chosen_lengths else None
     dpo = beta / 2 if loss_type == "sigmoid" else None
     nll = nll_alpha / mean_len if mean_len else None
