@@ -17,6 +17,10 @@
 #     Stage times per seed at [64,32] on an H200 (3 seeds sharing it): iter1 sampling 44 s, DPO 26 s,
 #     iter2 sampling 18 s, DPO 16 s, RS-SFT 12 s, each judge's held-out evaluation 6-25 s; sampling
 #     and DPO grow with the inputs: [128,128] should about fit one 10-minute call; a rerun resumes.
+#   DEMO_SET="train.dpo.nll_alpha=20 train.dpo.learning_rate=5.0e-4 train.curation.balance_contrasts=constraint-verdicts" \
+#     ITERATIONS=[160,80] bash ... run
+#     the settings of records/sre-nll-dominant (the first SRE iteration 2 that beat the seed and
+#     RS-SFT, on two CPU seeds): DEMO_SET adds --set pairs to every demo seed's bench_sre_effect.py.
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
@@ -79,6 +83,7 @@ gpu_demo=(--set train.use_cpu=false --set train.sampling.backend=hf --set train.
           --set data.running_count=true --set train.sampling.max_new_tokens=136 --set train.evaluation.max_new_tokens=136
           --set "train.iterations=${ITERATIONS:-[64,32]}" --set data.n_train=${N_TRAIN:-400}
           --set train.curation.consistency=constraint-evidence)
+for kv in ${DEMO_SET:-}; do gpu_demo+=(--set "$kv"); done  # extra demo settings, space-separated key=value
 if [ -n "${SMOKE:-}" ]; then
   gpu_sft+=(data.sft_size=4 sft.epochs=1 data.limit=8 use_cpu=true)
   gpu_demo+=(--set data.n_train=40 --set data.n_heldout=5 --set train.data.sft_size=10 --set "train.iterations=[4,2]" --set train.sampling.n=2
