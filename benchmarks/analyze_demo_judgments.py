@@ -305,9 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.pairs:
         print(json.dumps({"pairs": str(path), **analyze_pairs(list(read_jsonl(path)), _run_targets(path.parent.parent))}))
     for path in args.samples:
-        records = [r for f in sorted(path.glob("*.jsonl")) if f.name == "samples.jsonl" or f.name.startswith("resample")
-                   for r in read_jsonl(f)]
-        print(json.dumps({"samples": str(path), **analyze_samples(records, _run_targets(path.parent))}))
+        print(json.dumps({"samples": str(path), **analyze_samples(merged_records(path), _run_targets(path.parent))}))
     for path in args.rs_sft:
         print(json.dumps({"rs_sft": str(path), **analyze_rs_sft_examples(path)}))
     if not args.results:

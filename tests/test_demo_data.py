@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -18,6 +19,11 @@ CFG = D.SyntheticConfig(n_train=100, n_heldout=50, seed=7)
 
 def _analysis_script():
     return benchmark_script("analyze_demo_judgments")
+
+
+def _flip_item_count(text: str) -> str:
+    """``text`` with the item-count clause's verdict (the first clause) turned the other way."""
+    return re.sub(r"^(Item count: [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
 
 
 @pytest.fixture(scope="module")
@@ -288,11 +294,8 @@ def test_pair_analysis_counts_each_clauses_wrong_verdicts_by_direction():
     script = _analysis_script()
     items = build_splits(SyntheticConfig(n_train=30, n_heldout=0, seed=3, running_count=True))["train"]
 
-    def flip(text: str) -> str:
-        return re.sub(r"^(Item count: [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
-
     pairs = [
-        {"key": str(it.id), "chosen": [{"content": it.metadata["target"]}], "rejected": [{"content": flip(it.metadata["target"])}]}
+        {"key": str(it.id), "chosen": [{"content": it.metadata["target"]}], "rejected": [{"content": _flip_item_count(it.metadata["target"])}]}
         for it in items
     ]
     truth_met = sum(script.clauses(it.metadata["target"])[0][1] == "met" for it in items)
@@ -352,8 +355,6 @@ def test_training_set_verdict_marginals_of_pairs_and_of_rebuilt_rs_sft_examples(
     """analyze_demo_judgments.py: the "met" share per kind of what a judge trains on. ``--pairs``
     gives it for chosen, rejected and the truth; ``--rs-sft RUN`` rebuilds the RS-SFT examples from
     the run's samples and config as the pipeline does: only judgments on the gold score."""
-    import re
-
     import yaml
     from helpers_training import tiny_config
 
@@ -364,11 +365,8 @@ def test_training_set_verdict_marginals_of_pairs_and_of_rebuilt_rs_sft_examples(
     items = build_splits(SyntheticConfig(n_train=20, n_heldout=0, seed=3, running_count=True))["train"]
     targets = {str(it.id): it.metadata["target"] for it in items}
 
-    def flip_count(text: str) -> str:
-        return re.sub(r"^(Item count: [^.]*? \()(met|violated)", lambda m: m[1] + ("violated" if m[2] == "met" else "met"), text)
-
     truth = script.met_by_kind(list(targets.values()))
-    pairs = [{"key": k, "chosen": [{"content": t}], "rejected": [{"content": flip_count(t)}]} for k, t in targets.items()]
+    pairs = [{"key": k, "chosen": [{"content": t}], "rejected": [{"content": _flip_item_count(t)}]} for k, t in targets.items()]
     met = script.analyze_pairs(pairs, targets)["verdict_met"]
     assert met["chosen"] == met["truth"] == truth and set(truth) == {"count", "capital", "period", "max_words", "include", "exclude"}
     assert met["rejected"]["count"] == round(1 - truth["count"], 3)
@@ -386,7 +384,7 @@ def test_training_set_verdict_marginals_of_pairs_and_of_rebuilt_rs_sft_examples(
         parsed = parse_judgment(targets[str(it.id)])
         wrong = 1 if parsed.score > 2 else 5
         samples = [{"score": parsed.score, "rationale": parsed.rationale, "text": "", "error": None},
-                   {"score": wrong, "rationale": flip_count(parsed.rationale), "text": "", "error": None}]
+                   {"score": wrong, "rationale": _flip_item_count(parsed.rationale), "text": "", "error": None}]
         records.append({"key": str(it.id), "gold": parsed.score, "prompt": [{"role": "user", "content": str(it.id)}], "samples": samples})
     (run / "iter1" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     out = script.analyze_rs_sft_examples(run)

@@ -271,22 +271,21 @@ def test_nll_term_is_weighed_per_token_and_raises_the_chosen_judgment(env, full_
     tok = AutoTokenizer.from_pretrained(sft_model)
     train, held = _level_pairs(env)
 
-    def trained(nll_alpha: float) -> tuple[Path, dict]:
+    def trained(nll_alpha: float) -> tuple[Path, dict, float]:
         raw = tiny_config(env["tmp"] / f"nll-{nll_alpha}", sft_model, env["data"], None)
         raw["dpo"].update(learning_rate=1e-3, save_steps=100, nll_alpha=nll_alpha)
         cfg = TrainConfig.from_dict(raw)
         out = Path(cfg.output_dir) / "dpo"
         model_dir = train_dpo(train, ModelRef(str(sft_model)), out, cfg, seed=0)
-        return model_dir, json.loads((out / "loss_weights.json").read_text())
+        return model_dir, json.loads((out / "loss_weights.json").read_text()), cfg.dpo.beta
 
     def held_chosen_logp(model_dir: Path) -> float:
         model = _model(model_dir)
         logps = [sequence_logp(model, *completion_ids(tok, p["prompt"], p["chosen"])) for p in held]
         return sum(logps) / len(logps)
 
-    dpo_only, w0 = trained(0.0)
-    with_nll, w = trained(50.0)
-    beta = TrainConfig.from_dict(tiny_config(env["tmp"] / "b", sft_model, env["data"], None)).dpo.beta
+    dpo_only, w0, _ = trained(0.0)
+    with_nll, w, beta = trained(50.0)
     lengths = [len(completion_ids(tok, p["prompt"], p["chosen"])[1]) for p in train]
     assert abs(w["mean_chosen_tokens"] - sum(lengths) / len(lengths)) <= 1  # trl may add an EOS token
     assert w0["dpo_per_token"] == w["dpo_per_token"] == beta / 2

@@ -126,13 +126,13 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
     probe = reference_probe(trainer)
     probe["reference"] = start.path
-    chosen_lengths = [len(ids) for ids in trainer.train_dataset["chosen_ids"]]
-    weights = loss_token_weights(cfg.dpo.beta, cfg.dpo.nll_alpha, cfg.dpo.loss_type, chosen_lengths)
     if main:
+        chosen_lengths = [len(ids) for ids in trainer.train_dataset["chosen_ids"]]
+        weights = loss_token_weights(cfg.dpo.beta, cfg.dpo.nll_alpha, cfg.dpo.loss_type, chosen_lengths)
         (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
         (out_dir / "loss_weights.json").write_text(json.dumps(weights, indent=1), encoding="utf-8")
-    if main and weights["nll_over_dpo"] is not None:
-        log.info("DPO: the NLL term weighs each chosen token %.2fx the DPO term at the start", weights["nll_over_dpo"])
+        if weights["nll_over_dpo"] is not None:
+            log.info("DPO: the NLL term weighs each chosen token %.2fx the DPO term at the start", weights["nll_over_dpo"])
     resume = last_checkpoint(out_dir / "checkpoints")
     if resume:
         log.info("DPO: resuming from %s", resume)
