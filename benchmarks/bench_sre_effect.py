@@ -10,8 +10,10 @@ Pooling over seeds: the seeds' held-out items are concatenated into one paired s
 items for the smollm2-effect preset). A judge's prediction on an item comes from that seed's judge (each
 seed trains its own judges on its own data); every bootstrap resample draws items with replacement
 from the concatenation and scores both judges on the same items
-(:func:`selfrat_eval.metrics.paired_bootstrap_diff`). The
-mean of the per-seed differences and each seed's own difference and CI are reported too.
+(:func:`selfrat_eval.metrics.paired_bootstrap_diff`). That interval sees item noise only, while
+each seed also trains its own judges from its own samples; so each seed's own difference and CI
+are reported too, and the seeds taken as replicates: the mean of the per-seed differences with a
+Student-t CI (:func:`selfrat_eval.metrics.across_seeds`), wide with 3 seeds by design.
 
 A judge without an expected-score run (best-of-N) is compared with its only run in the
 expected-score table; self-consistency's expected-score counterpart is the mean of its samples.
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from selfrat_eval.demo.report import VARIANTS, comparable, load_rows
-from selfrat_eval.metrics import paired_bootstrap_diff, score_metrics
+from selfrat_eval.metrics import across_seeds, paired_bootstrap_diff, score_metrics
 
 MIN_EFFECT = 0.05
 TITLES = {"greedy": "greedy", "expected": "expected-score"}
@@ -186,10 +188,9 @@ def measure(per_seed: list[list[dict[str, Any]]], *, target: str, baselines: lis
                 rb = comparable(next(r for r in rows if r["name"] == base), variant)
                 ds = paired_bootstrap_diff(ra["pred"], rb["pred"], ra["gold"], n_resamples=bootstrap, seed=0)
                 per.append({"diff": ds["diff"], "ci": ds["ci"]})
-            finite = [p["diff"] for p in per if not math.isnan(p["diff"])]
             differences.append({
                 "variant": variant, "target": target, "baseline": base, **d,
-                "mean_of_seed_diffs": sum(finite) / len(finite) if finite else math.nan,
+                "across_seeds": across_seeds([p["diff"] for p in per]),
                 "per_seed": per, "goal_met": _met(d),
             })
     # a raise counts when it holds up (paired CI above 0): a 1e-4 float wobble of an identical
@@ -232,11 +233,14 @@ def markdown(effect: dict[str, Any]) -> str:
         per = " ".join(_p(x) for x in g["pearson_per_seed"]) + (" / " + " ".join(_p(x) for x in e["pearson_per_seed"]) if e else "")
         lines.append(f"| {name} ({g['strategy']}{', ' + e['strategy'] if e else ''}) | {_p(g['pearson'])} [{_p(g['ci'][0])}, "
                      f"{_p(g['ci'][1])}] | {cell_e} | {cell_d} | {per} |")
-    lines += ["", "| judging | difference | pooled diff [95% CI] | mean of seed diffs | per seed | target met |", "|---|---|---|---|---|---|"]
+    lines += ["", "| judging | difference | pooled diff [95% CI] | seeds as replicates: mean [t 95% CI] | per seed | target met |",
+              "|---|---|---|---|---|---|"]
     for d in effect["differences"]:
         per = "; ".join(f"{_f(p['diff'])} [{_f(p['ci'][0])}, {_f(p['ci'][1])}]" for p in d["per_seed"])
+        seeds = d["across_seeds"]
         lines.append(f"| {TITLES[d['variant']]} | {d['target']} - {d['baseline']} | {_f(d['diff'])} [{_f(d['ci'][0])}, "
-                     f"{_f(d['ci'][1])}] | {_f(d['mean_of_seed_diffs'])} | {per} | {'yes' if d['goal_met'] else 'NO'} |")
+                     f"{_f(d['ci'][1])}] | {_f(seeds['mean'])} [{_f(seeds['ci'][0])}, {_f(seeds['ci'][1])}] | {per} | "
+                     f"{'yes' if d['goal_met'] else 'NO'} |")
     lines += ["", f"targets met: greedy {effect['goals_met']['greedy']}, expected-score {effect['goals_met']['expected']}; "
               f"expected-score raises every judge: {effect['expected_raises_every_judge']}"]
     return "\n".join(lines) + "\n"

@@ -565,6 +565,37 @@ def paired_bootstrap_diff(
     return out
 
 
+def across_seeds(diffs: Sequence[float], *, confidence: float = 0.95) -> dict[str, Any]:
+    """Seeds as replicates: the mean of per-seed differences with a Student-t CI.
+
+    A pooled item bootstrap (:func:`paired_bootstrap_diff` on the seeds' items concatenated) sees
+    only item noise; each seed also trains its own judge from its own samples, and this interval
+    is the one that sees how much that moves the difference. With 2-3 seeds it is wide, which is
+    the point. Returns ``mean``, ``sd``, ``ci``, ``n_seeds`` and ``p_not_greater`` (one-sided t test
+    of mean <= 0); NaN where fewer than 2 finite differences or they are all equal. NaN
+    differences (a seed where a metric is undefined) are left out and counted in ``n_undefined``.
+    """
+    from scipy.stats import ttest_1samp
+
+    d = np.asarray([x for x in diffs if x is not None and not math.isnan(x)], dtype=float)
+    out: dict[str, Any] = {
+        "mean": float(d.mean()) if len(d) else float("nan"),
+        "sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
+        "n_seeds": int(len(d)),
+        "n_undefined": len(diffs) - int(len(d)),
+        "confidence": confidence,
+        "ci": [float("nan"), float("nan")],
+        "p_not_greater": float("nan"),
+    }
+    if len(d) < 2 or np.all(d == d[0]):
+        return out
+    two_sided = ttest_1samp(d, 0.0)
+    ci = two_sided.confidence_interval(confidence)
+    out["ci"] = [float(ci.low), float(ci.high)]
+    out["p_not_greater"] = float(ttest_1samp(d, 0.0, alternative="greater").pvalue)
+    return out
+
+
 def confusion_matrix(pred: Sequence[Prediction], gold: Sequence[int], scale: tuple[int, int] = (1, 5)) -> list[list[int]]:
     """Counts with rows = gold level, columns = predicted level (rounded); failures left out."""
     low, high = scale

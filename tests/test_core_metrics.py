@@ -12,6 +12,7 @@ from selfrat_eval import metrics as M
 from selfrat_eval.metrics import (
     REWARDBENCH_SECTIONS,
     STATISTICS,
+    across_seeds,
     bootstrap_ci,
     bootstrap_distributions,
     confusion_matrix,
@@ -257,6 +258,24 @@ def test_paired_bootstrap_diff_pearson_and_spearman(metric: str, fn) -> None:
     assert same["diff"] == 0 and same["ci"] == [0.0, 0.0]
     with pytest.raises(ValueError, match="metric"):
         paired_bootstrap_diff(good, bad, gold, metric="kendall")
+
+
+def test_across_seeds_is_a_t_interval_over_seed_differences() -> None:
+    """Three seeds' differences: the mean with a Student-t CI (t_0.975,2 = 4.303, by hand), a
+    one-sided p-value; one seed that loses widens the interval past 0 though the mean is positive."""
+    d = across_seeds([0.10, 0.20, 0.30])
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)
+    assert d["mean"] == pytest.approx(0.2) and d["sd"] == pytest.approx(0.1) and d["n_seeds"] == 3
+    assert d["ci"] == pytest.approx([0.2 - half, 0.2 + half])
+    t = 0.2 / (0.1 / math.sqrt(3))
+    assert d["p_not_greater"] == pytest.approx(stats.t.sf(t, 2))
+    mixed = across_seeds([0.17, -0.01, 0.08])
+    assert mixed["mean"] > 0 and mixed["ci"][0] < 0 < mixed["ci"][1] and mixed["p_not_greater"] > 0.05
+    undefined = across_seeds([0.1, float("nan"), 0.3])
+    assert undefined["n_seeds"] == 2 and undefined["n_undefined"] == 1 and undefined["mean"] == pytest.approx(0.2)
+    for degenerate in ([0.1], [0.05, 0.05], []):  # no spread to estimate: no interval, not a zero-width one
+        out = across_seeds(degenerate)
+        assert all(math.isnan(x) for x in out["ci"]) and math.isnan(out["p_not_greater"])
 
 
 def test_demo_report_uses_the_metrics_implementation() -> None:

@@ -189,6 +189,10 @@ def test_paired_diff_pools_seeds_by_position_so_equal_item_ids_stay_apart(tmp_pa
     expected = paired_bootstrap_diff([target[s][i] for s, i in order], [base[s][i] for s, i in order],
                                      [gold[s][i] for s, i in order], n_resamples=300, seed=0)
     assert row["n"] == 80 and row["diff"] == pytest.approx(expected["diff"]) and row["ci"] == pytest.approx(expected["ci"])
+    # each seed on its own, and the seeds as replicates over those per-seed differences
+    per_seed = [paired_bootstrap_diff(target[s], base[s], gold[s], n_resamples=300, seed=0)["diff"] for s in (0, 1)]
+    assert [d["diff"] for d in row["per_seed"]] == pytest.approx(per_seed) and [d["n"] for d in row["per_seed"]] == [40, 40]
+    assert row["across_seeds"]["mean"] == pytest.approx(sum(per_seed) / 2) and row["across_seeds"]["n_seeds"] == 2
     monkeypatch.setattr(sys, "argv", ["paired_diff.py", f"{paths['t', 0]},{paths['t', 1]}", paths["b", 0]])
     with pytest.raises(SystemExit, match="1 results files, the target has 2"):
         script.main()
