@@ -622,6 +622,29 @@ def test_validation_gate_config_keeps_old_fingerprints(tmp_path):
         TrainConfig.load(p, ["validation.min_gain=.nan"])
 
 
+def test_dpo_draw_repeats_training_only_and_keeps_old_runs(tmp_path):
+    from selfrat_eval.seeding import derive_seed
+    from selfrat_eval.training.pipeline import dpo_seed, planned_stages
+
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\niterations: [4, 2]\n")
+    default = TrainConfig.load(p)
+    d = default.to_dict()
+    del d["dpo"]["draw"]  # configs written before dpo.draw existed
+    assert TrainConfig.from_dict(d).fingerprint() == default.fingerprint()
+    # draw 0 trains with the seed every earlier run used; other draws with their own, per iteration
+    assert [dpo_seed(default, t) for t in (1, 2)] == [derive_seed(0, 1, 3), derive_seed(0, 2, 3)]
+    draws = [TrainConfig.load(p, [f"dpo.draw={k}"]) for k in (1, 2)]
+    seeds = {dpo_seed(c, t) for c in [default, *draws] for t in (1, 2)}
+    assert len(seeds) == 6
+    assert dpo_seed(draws[0], 1) == dpo_seed(TrainConfig.load(p, ["dpo.draw=1"]), 1)
+    # a draw is a new run (its own fingerprint) over the same stages and data
+    assert draws[0].fingerprint() != default.fingerprint()
+    assert planned_stages(draws[0]) == planned_stages(default)
+    with pytest.raises(ConfigError, match=r"dpo\.draw must be an integer >= 0, got -1"):
+        TrainConfig.load(p, ["dpo.draw=-1"])
+
+
 def test_validation_split_takes_only_items_no_stage_uses(tmp_path):
     from selfrat_eval.training.data import sft_and_iteration_pool, validation_split
 

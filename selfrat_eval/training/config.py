@@ -185,6 +185,9 @@ class DPOConfig(TrainerSettings):
     nll_alpha: float = 0.0
     ref_mode: Literal["auto", "precompute", "explicit"] = "auto"  # full fine-tuning only
     heldout_pairs: int = 0  # pairs kept out of DPO to measure the chosen-over-rejected margin
+    # Repeat DPO with another random draw (pair order, LoRA init) on the same pairs: 0 is the run's
+    # own; 1, 2, ... give independent draws, to see how far one training run's outcome can move.
+    draw: int = 0
 
 
 @dataclass
@@ -292,6 +295,8 @@ class TrainConfig:
             del d["curation"]["rejected_preference"]
         if d["curation"]["balance_contrasts"] is None:  # likewise
             del d["curation"]["balance_contrasts"]
+        if not d["dpo"]["draw"]:  # likewise
+            del d["dpo"]["draw"]
         if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
             del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -405,6 +410,7 @@ class TrainConfig:
             ("curation.max_pairs", self.curation.max_pairs, lambda v: v is None or (_is_int(v) and v >= 1),
              "empty or an integer >= 1"),
             ("validation.size", self.validation.size, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+            ("dpo.draw", self.dpo.draw, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
             ("validation.min_gain", self.validation.min_gain,
              lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf"), "a finite number"),
         ]

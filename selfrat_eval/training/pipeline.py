@@ -110,6 +110,14 @@ def iteration_counts(cfg: TrainConfig) -> list[int]:
     return list(cfg.iterations) if cfg.method != "sft-only" else []
 
 
+def dpo_seed(cfg: TrainConfig, iteration: int) -> int:
+    """The DPO trainer's seed in ``iteration``: draw 0 keeps the seed runs had before ``dpo.draw``
+    existed, every other draw gets its own stream."""
+    if cfg.dpo.draw:
+        return derive_seed(cfg.seed, iteration, 3, cfg.dpo.draw)
+    return derive_seed(cfg.seed, iteration, 3)
+
+
 def validation_size(cfg: TrainConfig) -> int:
     """The validation gate's split size: 0 (no gate) when there is no iteration to gate."""
     return cfg.validation.size if iteration_counts(cfg) else 0
@@ -422,7 +430,7 @@ class Pipeline:
                     f"iteration {t}: curation produced no preference pairs (see {dpo_dir.parent / 'curation.json'}); "
                     "raise sampling.n, lower curation.min_gap, or check the parse rate of the samples"
                 )
-            model_dir = train_dpo(pairs, judge, dpo_dir, cfg, seed=derive_seed(cfg.seed, t, 3))
+            model_dir = train_dpo(pairs, judge, dpo_dir, cfg, seed=dpo_seed(cfg, t))
             info: dict[str, Any] = {"model": str(model_dir), "reference": judge.path}
             if heldout and _is_main():
                 info["heldout_margin"] = _margins(judge, ModelRef(str(model_dir)), heldout, cfg)
