@@ -234,6 +234,16 @@ class ValidationConfig:
     min_gain: float = 0.0
 
 
+# Keys added after runs existed: left out of the fingerprint while at their default.
+_ADDED_LATER: tuple[tuple[str, str, Any], ...] = (
+    ("data", "allow_reuse", False),
+    ("curation", "consistency", None),
+    ("curation", "rejected_preference", "any"),
+    ("curation", "balance_contrasts", None),
+    ("dpo", "draw", 0),
+)
+
+
 @dataclass
 class TrainConfig:
     output_dir: str = "runs/selfrat"
@@ -287,16 +297,9 @@ class TrainConfig:
         d = self.to_dict()
         for key in ("report_to", "output_dir"):
             d.pop(key, None)
-        if not d["data"]["allow_reuse"]:  # added later: runs started before it keep their fingerprint
-            del d["data"]["allow_reuse"]
-        if d["curation"]["consistency"] is None:  # likewise
-            del d["curation"]["consistency"]
-        if d["curation"]["rejected_preference"] == "any":  # likewise
-            del d["curation"]["rejected_preference"]
-        if d["curation"]["balance_contrasts"] is None:  # likewise
-            del d["curation"]["balance_contrasts"]
-        if not d["dpo"]["draw"]:  # likewise
-            del d["dpo"]["draw"]
+        for section, key, default in _ADDED_LATER:  # runs started before a key existed keep their fingerprint
+            if d[section][key] == default:
+                del d[section][key]
         if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
             del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -410,9 +413,9 @@ class TrainConfig:
             ("curation.max_pairs", self.curation.max_pairs, lambda v: v is None or (_is_int(v) and v >= 1),
              "empty or an integer >= 1"),
             ("validation.size", self.validation.size, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-            ("dpo.draw", self.dpo.draw, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
             ("validation.min_gain", self.validation.min_gain,
              lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf"), "a finite number"),
+            ("dpo.draw", self.dpo.draw, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         ]
         for stage, t in (("sft", self.sft), ("dpo", self.dpo)):
             checks += [
