@@ -8,7 +8,7 @@ forks differ only in what the config changes after sampling.
     selfrat train --config benchmarks/records/sre-contrast-balanced/seed0.yaml --stop-after iter1/eval
 
 The new config must agree with the source on everything that decides the reused stages (model,
-data, seed, SFT, sampling, the validation gate, the evaluation settings but its cache folder, and,
+data, seed, SFT, sampling, the validation gate but its number of DPO draws, the evaluation settings but its cache folder, and,
 when inputs are re-sampled, the curation rules that pick them); this script checks that and refuses
 otherwise. The reused stages are the source's planned stages up to iteration-1 sampling (the seed's
 SFT, evaluation and validation where the run has them); all must be done.
@@ -35,6 +35,8 @@ RESAMPLING_CURATION_KEYS = ("strategy", "min_gap", "consistency")
 def changed_sections(new: TrainConfig, old: TrainConfig) -> list[str]:
     """What ``new`` changes that the stages up to iteration-1 sampling depend on."""
     new_d, old_d = new.to_dict(), old.to_dict()
+    for d in (new_d, old_d):  # how many DPO draws compete at the gate is decided after sampling
+        d["validation"].pop("draws")
     changed = [s for s in SAME_SECTIONS if new_d[s] != old_d[s]]
     # the seed evaluation is reused; only where its cache lives may differ
     if {**new_d["evaluation"], "cache_dir": None} != {**old_d["evaluation"], "cache_dir": None}:

@@ -24,7 +24,8 @@ concatenated, as ``bench_sre_effect.py`` pools seeds). This is how a variant cho
 checked on the benchmark's seeds without re-sampling; ``bench_sre_effect.py --sre-runs`` then puts
 it beside SC@N, BoN@N and RS-SFT. A variant that only sets the validation gate (``validation.*``)
 also reuses the base's iteration-1 pairs and DPO judge: it pays only for the gate and for what the
-gate changes from iteration 2 on.
+gate changes from iteration 2 on. With ``validation.draws=k`` the reused judge is draw ``dpo.draw``
+and only the k-1 further draws are trained (``best3:validation.size=100,validation.draws=3``).
 
     python benchmarks/sweep_sre.py --out runs/sweep                           # the default grid
     python benchmarks/sweep_sre.py --out runs/sweep --variant lr2e-4:dpo.learning_rate=2e-4 \\

@@ -57,3 +57,11 @@ def test_fork_copies_the_reused_stages_and_resumes_under_the_new_config(tmp_path
     (src / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SystemExit, match=r"stages \['base/eval'\] are not done"):
         fork(src, _config(tmp_path / "late.yaml", tmp_path / "late"))
+
+
+def test_a_fork_may_change_how_many_dpo_draws_the_gate_weighs_but_not_the_gate():
+    changed = benchmark_script("fork_run").changed_sections
+    gated = {"model": {"name_or_path": "m"}, "validation": {"size": 10}}
+    src = TrainConfig.from_dict(gated)
+    assert changed(TrainConfig.from_dict({**gated, "validation": {"size": 10, "draws": 3}}), src) == []
+    assert changed(TrainConfig.from_dict({**gated, "validation": {"size": 20, "draws": 3}}), src) == ["validation"]

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers_benchmarks import benchmark_script
 from helpers_training import feedback_row, tiny_config, write_bench, write_collection
 
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from selfrat_eval.demo.report import run_predictions  # noqa: E402
 from selfrat_eval.formats import format_judgment  # noqa: E402
 from selfrat_eval.tiny_model import build_tiny_llama  # noqa: E402
 from selfrat_eval.training import faults  # noqa: E402
@@ -155,13 +157,13 @@ def test_rejection_sampling_baseline_beside_sre(env, full_run):
     assert (out / "rs_sft/eval/greedy/results.json").is_file()
 
 
-def _gated_run(env, full_run, name: str, min_gain: float, iterations: list[int]) -> tuple[Path, dict]:
+def _gated_run(env, full_run, name: str, min_gain: float, iterations: list[int], draws: int = 1) -> tuple[Path, dict]:
     sft_model = full_run[0] / "sft/pointwise/model"
     raw = tiny_config(env["tmp"] / name, sft_model, env["data"], env["bench"])
     raw["sft"]["enabled"] = False
     raw["iterations"] = iterations
     raw["dpo"]["heldout_pairs"] = 0
-    raw["validation"] = {"size": 4, "min_gain": min_gain}
+    raw["validation"] = {"size": 4, "min_gain": min_gain, "draws": draws}
     cfg = TrainConfig.from_dict(raw)
     return Path(cfg.output_dir), run_pipeline(cfg)
 
@@ -199,6 +201,40 @@ def test_validation_gate_keeps_a_judge_that_clears_it(env, full_run):
     assert summary["judges"]["iter1"] == str(out / "iter1/dpo/model")
     assert [g.get("kept") for g in summary["validation_gate"]] == [None, True]
     assert "| kept | iter1 |" in (out / "report.md").read_text()
+
+
+def test_validation_draws_train_each_draw_on_the_same_pairs_and_keep_the_best(env, full_run):
+    """validation.draws 2: a second DPO draw on iteration 1's pairs (another seed, other weights),
+    both validated; the gate weighs the one with the higher validation Pearson."""
+    import torch
+    from safetensors.torch import load_file
+
+    out, summary = _gated_run(env, full_run, "gate-draws", -10.0, [12], draws=2)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    first, second = stages["iter1/dpo"], stages["iter1/dpo-draw1"]
+    assert (first["draw"], second["draw"]) == (0, 1) and first["reference"] == second["reference"]
+    assert second["model"] == str(out / "iter1/dpo-draw1/model")
+    w0, w1 = (load_file(Path(s["model"]) / "model.safetensors") for s in (first, second))
+    assert any(not torch.equal(w0[k], w1[k]) for k in w0)  # two trainings, not one copied
+    val = {n: stages[f"{n}/validation"]["pearson"] for n in ("iter1", "iter1/dpo-draw1")}
+    cand = json.loads((out / "iter1/dpo-draw1/validation/greedy/results.json").read_text())
+    assert cand["model"]["judge"] == second["model"] and cand["metrics"]["n"] == 4
+    gate = summary["validation_gate"][1]
+    assert [(d["candidate"], d["pearson"]) for d in gate["draws"]] == list(val.items())
+    rank = {n: (0.0 if p is None or p != p else p) for n, p in val.items()}
+    best = "iter1/dpo-draw1" if rank["iter1/dpo-draw1"] > rank["iter1"] else "iter1"
+    assert gate["candidate"] == best and gate["kept"] and gate["judge"] == best
+    assert summary["judges"]["iter1"] == stages["iter1/dpo" if best == "iter1" else "iter1/dpo-draw1"]["model"]
+    it1 = json.loads((out / "iter1/eval/greedy/results.json").read_text())
+    assert it1["model"]["judge"] == summary["judges"]["iter1"]
+    assert "(best of 2 DPO draws: `iter1` " in (out / "report.md").read_text()
+    # benchmarks/eval_draws.py judges every draw on the held-out split; the kept one from the cache
+    rows = benchmark_script("eval_draws").draw_rows(out)
+    assert [(r["name"], r["validation_pearson"], r["picked"]) for r in rows] == [
+        (n, p, n == best) for n, p in val.items()]
+    kept = next(r for r in rows if r["picked"])
+    assert run_predictions(Path(kept["results"]))["pred"] == run_predictions(out / "iter1/eval/greedy/results.json")["pred"]
+    assert json.loads(Path(kept["results"]).read_text())["generation"]["cache_misses"] == 0
 
 
 def test_full_ft_reference_in_iteration_2_is_judge_1(full_run):

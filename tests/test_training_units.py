@@ -645,6 +645,34 @@ def test_dpo_draw_repeats_training_only_and_keeps_old_runs(tmp_path):
         TrainConfig.load(p, ["dpo.draw=-1"])
 
 
+def test_validation_draws_add_dpo_and_validation_stages_and_keep_old_runs(tmp_path):
+    from selfrat_eval.training.pipeline import dpo_draws, dpo_seed, planned_stages
+
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {name_or_path: m}\niterations: [4, 2]\nvalidation: {size: 10}\n")
+    one = TrainConfig.load(p)
+    d = one.to_dict()
+    del d["validation"]["draws"]  # gated configs written before validation.draws existed
+    assert TrainConfig.from_dict(d).fingerprint() == one.fingerprint()
+    three = TrainConfig.load(p, ["validation.draws=3", "dpo.draw=1"])
+    assert three.fingerprint() != one.fingerprint()
+    # the run's own draw keeps a single-draw run's names; the others get their own folders
+    assert dpo_draws(three, 2) == [(1, "iter2"), (2, "iter2/dpo-draw2"), (3, "iter2/dpo-draw3")]
+    assert len({dpo_seed(three, 2, d) for d, _ in dpo_draws(three, 2)}) == 3
+    assert dpo_seed(three, 2, 1) == dpo_seed(three, 2) == dpo_seed(TrainConfig.load(p, ["dpo.draw=1"]), 2)
+    stages = planned_stages(three)
+    it1 = stages[stages.index("iter1/sampling"):stages.index("iter2/sampling")]
+    assert it1 == ["iter1/sampling", "iter1/curation", "iter1/dpo", "iter1/dpo-draw2", "iter1/dpo-draw3",
+                   "iter1/validation", "iter1/dpo-draw2/validation", "iter1/dpo-draw3/validation", "iter1/eval"]
+    assert [s for s in planned_stages(one) if "draw" in s] == []
+    with pytest.raises(ConfigError, match=r"validation\.draws must be an integer >= 1, got 0"):
+        TrainConfig.load(p, ["validation.draws=0"])
+    with pytest.raises(ConfigError, match=r"validation\.draws > 1 .* set validation\.size > 0"):
+        TrainConfig.load(p, ["validation.draws=2", "validation.size=0"])
+    with pytest.raises(ConfigError, match=r"validation\.draws > 1 repeats the DPO stage"):
+        TrainConfig.load(p, ["validation.draws=2", "method=rejection-sampling"])
+
+
 def test_validation_split_takes_only_items_no_stage_uses(tmp_path):
     from selfrat_eval.training.data import sft_and_iteration_pool, validation_split
 
@@ -677,6 +705,7 @@ def test_gate_rule_counts_an_undefined_pearson_as_zero():
     assert gate_keeps(0.40, 0.40, 0.0) and not gate_keeps(0.44, 0.40, 0.05)
     assert gate_keeps(0.10, None, 0.0) and not gate_keeps(-0.10, None, 0.0)
     assert not gate_keeps(None, 0.2, 0.0) and gate_keeps(None, -0.2, 0.0)
+    assert gate_keeps(float("nan"), -0.2, 0.0) and not gate_keeps(float("nan"), 0.2, 0.0)
 
 
 def _demo_judgment(verdicts: list[str], score: int) -> dict:

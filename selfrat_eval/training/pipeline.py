@@ -24,7 +24,10 @@ changed config. Held-out evaluation is the ``feedback_bench`` protocol through t
 With ``validation.size`` > 0 every trained judge passes a gate (stage ``iter<t>/validation``): it is
 kept only if its greedy Pearson on the validation split reaches the incumbent's plus
 ``validation.min_gain``; otherwise iteration t's judge *is* the incumbent (its ``iter<t>/eval`` is
-the incumbent's, from the cache) and iteration t+1 samples from and trains the incumbent.
+the incumbent's, from the cache) and iteration t+1 samples from and trains the incumbent. With
+``validation.draws`` = k > 1, DPO runs k times on the same pairs (``iter<t>/dpo``, then
+``iter<t>/dpo-draw<d>`` for the further draws d), each draw is validated (``iter<t>/validation``,
+``iter<t>/dpo-draw<d>/validation``), and the best of them is the candidate the gate weighs.
 """
 
 from __future__ import annotations
@@ -110,12 +113,23 @@ def iteration_counts(cfg: TrainConfig) -> list[int]:
     return list(cfg.iterations) if cfg.method != "sft-only" else []
 
 
-def dpo_seed(cfg: TrainConfig, iteration: int) -> int:
-    """The DPO trainer's seed in ``iteration``: draw 0 keeps the seed runs had before ``dpo.draw``
-    existed, every other draw gets its own stream."""
-    if cfg.dpo.draw:
-        return derive_seed(cfg.seed, iteration, 3, cfg.dpo.draw)
+def dpo_seed(cfg: TrainConfig, iteration: int, draw: int | None = None) -> int:
+    """The DPO trainer's seed in ``iteration`` for ``draw`` (default ``dpo.draw``): draw 0 keeps the
+    seed runs had before ``dpo.draw`` existed, every other draw gets its own stream."""
+    draw = cfg.dpo.draw if draw is None else draw
+    if draw:
+        return derive_seed(cfg.seed, iteration, 3, draw)
     return derive_seed(cfg.seed, iteration, 3)
+
+
+def dpo_draws(cfg: TrainConfig, iteration: int) -> list[tuple[int, str]]:
+    """(draw, judge name) of every DPO draw of ``iteration``: ``dpo.draw`` keeps the names a
+    single-draw run has (``iter<t>``: stage ``iter<t>/dpo``); each further draw d of
+    ``validation.draws`` is ``iter<t>/dpo-draw<d>`` (its model and validation live in that folder)."""
+    first = cfg.dpo.draw
+    return [(first, f"iter{iteration}")] + [
+        (d, f"iter{iteration}/dpo-draw{d}") for d in range(first + 1, first + cfg.validation.draws)
+    ]
 
 
 def validation_size(cfg: TrainConfig) -> int:
@@ -141,8 +155,10 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
                 stages += ["rs_sft"] + (["rs_sft/eval"] if evaluate else [])
             if cfg.curation.strategy == "meta-judge":
                 stages.append(f"iter{t}/meta_judge")
-            stages += [f"iter{t}/curation", f"iter{t}/dpo"]
-        stages += [f"iter{t}/validation"] if gate else []
+            stages += [f"iter{t}/curation", f"iter{t}/dpo"] + [n for _, n in dpo_draws(cfg, t)[1:]]
+        if gate:
+            stages += [f"{n}/validation" for _, n in dpo_draws(cfg, t)] if cfg.method != "rejection-sampling" \
+                else [f"iter{t}/validation"]
         stages += [f"iter{t}/eval"] if evaluate else []
     return stages
 
@@ -311,25 +327,29 @@ class Pipeline:
 
         return self.stage(f"{name}/validation", run)
 
-    def gate(self, t: int, incumbent: ModelRef, candidate: ModelRef) -> ModelRef:
-        """Iteration t's judge: ``candidate`` if its validation Pearson reaches the incumbent's plus
-        ``validation.min_gain``, else the incumbent. Without a validation split every candidate is
-        kept."""
+    def gate(self, t: int, incumbent: ModelRef, candidates: list[tuple[str, ModelRef]]) -> ModelRef:
+        """Iteration t's judge: the candidate (name, model) with the best validation Pearson (the
+        first on a tie) if it reaches the incumbent's plus ``validation.min_gain``, else the
+        incumbent. Without a validation split there is one candidate, and it is kept."""
         if not self.validation:
-            return candidate
+            return candidates[0][1]
         if not self.gate_log:
             raise RuntimeError("the seed judge's validation stage has not run")
         held = self.gate_log[-1]
-        info = self.validate(f"iter{t}", candidate)
-        new, old = info.get("pearson"), held["pearson"]
+        scored = [(name, ref, self.validate(name, ref).get("pearson")) for name, ref in candidates]
+        name, candidate, new = max(scored, key=lambda c: _rank(c[2]))  # max keeps the first of equals
+        old = held["pearson"]
         kept = gate_keeps(new, old, self.cfg.validation.min_gain)
         judge = candidate if kept else incumbent
-        winner = f"iter{t}" if kept else held["judge"]
-        self.gate_log.append({"candidate": f"iter{t}", "candidate_pearson": new, "incumbent": held["judge"],
-                              "incumbent_pearson": old, "kept": kept, "judge": winner,
-                              "pearson": new if kept else old, "model": judge.path})
-        log.info("iteration %d: validation Pearson %s vs %s of %s -> %s", t, new, old, held["judge"],
-                 "kept" if kept else f"rejected, continuing from {held['judge']}")
+        winner = name if kept else held["judge"]
+        entry = {"candidate": name, "candidate_pearson": new, "incumbent": held["judge"],
+                 "incumbent_pearson": old, "kept": kept, "judge": winner,
+                 "pearson": new if kept else old, "model": judge.path}
+        if len(scored) > 1:
+            entry["draws"] = [{"candidate": n, "pearson": p, "model": r.path} for n, r, p in scored]
+        self.gate_log.append(entry)
+        log.info("iteration %d: validation Pearson %s of %s (best of %d) vs %s of %s -> %s", t, new, name,
+                 len(scored), old, held["judge"], "kept" if kept else f"rejected, continuing from {held['judge']}")
         return judge
 
     def _backend(self, judge: ModelRef) -> LazyBackend:
@@ -418,11 +438,16 @@ class Pipeline:
         self.stage(f"iter{t}/curation", run)
         return list(read_jsonl(it_dir / "pairs.jsonl")), list(read_jsonl(it_dir / "heldout_pairs.jsonl"))
 
-    def dpo(self, t: int, judge: ModelRef, pairs: list[dict[str, Any]], heldout: list[dict[str, Any]]) -> ModelRef:
+    def dpo(
+        self, t: int, judge: ModelRef, pairs: list[dict[str, Any]], heldout: list[dict[str, Any]], draw: int, name: str
+    ) -> ModelRef:
+        """One DPO draw of iteration t (stage ``iter<t>/dpo`` for the run's own draw, else
+        ``<name>``, i.e. ``iter<t>/dpo-draw<d>``)."""
         from .dpo import train_dpo
 
         cfg = self.cfg
-        dpo_dir = self.out / f"iter{t}" / "dpo"
+        stage = f"iter{t}/dpo" if name == f"iter{t}" else name
+        dpo_dir = self.out / stage
 
         def run() -> dict[str, Any]:
             if not pairs:
@@ -430,13 +455,13 @@ class Pipeline:
                     f"iteration {t}: curation produced no preference pairs (see {dpo_dir.parent / 'curation.json'}); "
                     "raise sampling.n, lower curation.min_gap, or check the parse rate of the samples"
                 )
-            model_dir = train_dpo(pairs, judge, dpo_dir, cfg, seed=dpo_seed(cfg, t))
-            info: dict[str, Any] = {"model": str(model_dir), "reference": judge.path}
+            model_dir = train_dpo(pairs, judge, dpo_dir, cfg, seed=dpo_seed(cfg, t, draw))
+            info: dict[str, Any] = {"model": str(model_dir), "reference": judge.path, "draw": draw}
             if heldout and _is_main():
                 info["heldout_margin"] = _margins(judge, ModelRef(str(model_dir)), heldout, cfg)
             return info
 
-        info = self.stage(f"iter{t}/dpo", run, all_ranks=True)
+        info = self.stage(stage, run, all_ranks=True)
         return ModelRef(info["model"])
 
     def rejection_sft(self, t: int, judge: ModelRef, records: list[dict[str, Any]], stage: str, out_dir: Path) -> ModelRef:
@@ -473,7 +498,8 @@ class Pipeline:
             items = [self.iter_pool[i] for i in idx]
             records = self.sample(t, judge, items)
             if cfg.method == "rejection-sampling":
-                trained = self.rejection_sft(t, judge, records, f"iter{t}/rs_sft", self.out / f"iter{t}" / "rs_sft")
+                trained = [(f"iter{t}", self.rejection_sft(t, judge, records, f"iter{t}/rs_sft",
+                                                           self.out / f"iter{t}" / "rs_sft"))]
             else:
                 if t == 1 and "rejection-sampling" in cfg.baselines:
                     # the baseline sees exactly the inputs and samples SRE iteration 1 uses
@@ -481,7 +507,7 @@ class Pipeline:
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
                 pairs, held = self.curate(t, judge, records, items)
-                trained = self.dpo(t, judge, pairs, held)
+                trained = [(name, self.dpo(t, judge, pairs, held, draw, name)) for draw, name in dpo_draws(cfg, t)]
             judge = self.gate(t, judge, trained)
             self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
@@ -506,10 +532,16 @@ def _reference_rationale(item: PointwiseItem) -> str | None:
     return str(feedback) if feedback else None
 
 
+def _rank(pearson: float | None) -> float:
+    """A validation Pearson as the gate ranks it: undefined (a constant judge, or nothing parsed)
+    counts as 0, since it ranks nothing, so it neither beats a judge with signal nor is beaten by one
+    below 0."""
+    return 0.0 if pearson is None or pearson != pearson else pearson
+
+
 def gate_keeps(candidate: float | None, incumbent: float | None, min_gain: float) -> bool:
-    """The validation gate's rule. An undefined Pearson (a constant judge, or nothing parsed) counts
-    as 0: it ranks nothing, so it neither beats a judge with signal nor is beaten by one below 0."""
-    return (candidate or 0.0) >= (incumbent or 0.0) + min_gain
+    """The validation gate's rule, on Pearsons ranked as :func:`_rank` does."""
+    return _rank(candidate) >= _rank(incumbent) + min_gain
 
 
 def split_pairs_by_input(pairs: list[dict[str, Any]], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -603,9 +635,12 @@ def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         for g in gate[1:]:
+            draws = g.get("draws")
+            best_of = f" (best of {len(draws)} DPO draws: " + ", ".join(
+                f"`{d['candidate']}` {_f(d['pearson'])}" for d in draws) + ")" if draws else ""
             lines.append(
-                f"| {g['candidate']} | {_f(g['candidate_pearson'])} | {g['incumbent']} ({_f(g['incumbent_pearson'])}) | "
-                f"{'kept' if g['kept'] else 'rejected'} | {g['judge']} |"
+                f"| {g['candidate']} | {_f(g['candidate_pearson'])}{best_of} | {g['incumbent']} "
+                f"({_f(g['incumbent_pearson'])}) | {'kept' if g['kept'] else 'rejected'} | {g['judge']} |"
             )
     lines += ["", "## Stages", ""]
     for name, info in stages.items():
