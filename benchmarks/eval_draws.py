@@ -80,6 +80,18 @@ def pooled_diff(targets: list[str], baselines: list[str], n_resamples: int) -> d
     return paired_bootstrap_diff(a, b, gold, metric="pearson", n_resamples=n_resamples, seed=0)
 
 
+def draw_agreement(draws: list[dict[str, Any]]) -> dict[str, Any]:
+    """How a run's pick compares with one draw taken blindly, and whether validation orders the
+    draws as the held-out split does."""
+    from scipy.stats import kendalltau
+
+    held = [x["heldout_pearson"] for x in draws]
+    picked = next(x["heldout_pearson"] for x in draws if x["picked"])
+    tau = kendalltau([x["validation_pearson"] for x in draws], held).statistic if len(draws) > 1 else None
+    return {"n_draws": len(draws), "picked_minus_mean": picked - sum(held) / len(held),
+            "spread": max(held) - min(held), "kendall_tau": None if tau is None or tau != tau else float(tau)}
+
+
 def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -128,6 +140,13 @@ def main() -> int:
         )
         print(f"- validation picked the best held-out draw in {best_heldout} of {len(runs)} runs")
         pooled[f"iter{t}: runs where the pick is the best held-out draw"] = best_heldout
+        per_run = {r: draw_agreement([x for x in ranked if x["run"] == r]) for r in runs}
+        for r, a in per_run.items():
+            print(f"- {r}: picked draw's held-out Pearson minus the mean over its {a['n_draws']} draws (what one "
+                  f"draw gives on average) {a['picked_minus_mean']:+.3f}; draws' spread {a['spread']:.3f}; "
+                  f"Kendall tau of validation vs held-out Pearson over the draws {_f(a['kendall_tau'])}")
+        pooled[f"iter{t}: per run"] = per_run
+
     if args.out:
         args.out.write_text(json.dumps({"seeds": seeds, "draws": rows, "pooled": pooled}, indent=1), encoding="utf-8")
     return 0

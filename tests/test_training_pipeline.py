@@ -237,6 +237,18 @@ def test_validation_draws_train_each_draw_on_the_same_pairs_and_keep_the_best(en
     assert json.loads(Path(kept["results"]).read_text())["generation"]["cache_misses"] == 0
 
 
+def test_draw_agreement_compares_the_pick_with_a_blind_draw_and_ranks_the_draws():
+    agreement = benchmark_script("eval_draws").draw_agreement
+    draws = [{"validation_pearson": v, "heldout_pearson": h, "picked": p}
+             for v, h, p in ((0.6, 0.5, False), (0.4, 0.3, False), (0.7, 0.7, True))]
+    a = agreement(draws)
+    assert a["n_draws"] == 3 and a["kendall_tau"] == pytest.approx(1.0)
+    assert a["picked_minus_mean"] == pytest.approx(0.7 - 0.5) and a["spread"] == pytest.approx(0.4)
+    draws[0]["heldout_pearson"], draws[2]["heldout_pearson"] = 0.7, 0.5  # validation picked the wrong one
+    a = agreement(draws)
+    assert a["picked_minus_mean"] == pytest.approx(0.0) and a["kendall_tau"] == pytest.approx(1 / 3)
+
+
 def test_full_ft_reference_in_iteration_2_is_judge_1(full_run):
     out, _ = full_run
     sft, j1, j2 = out / "sft/pointwise/model", out / "iter1/dpo/model", out / "iter2/dpo/model"

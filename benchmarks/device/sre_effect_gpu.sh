@@ -21,6 +21,10 @@
 #     ITERATIONS=[160,80] bash ... run
 #     the settings of records/sre-nll-dominant (the first SRE iteration 2 that beat the seed and
 #     RS-SFT, on two CPU seeds): DEMO_SET adds --set pairs to every demo seed's bench_sre_effect.py.
+#   DEMO_SET="<the three above> train.validation.size=100 train.validation.draws=3" ITERATIONS=[160,80] N_TRAIN=512 bash ... run
+#     the same with the best of three DPO draws per iteration picked on 100 unused training items
+#     (records/sre-draws: one draw's outcome moves by up to 0.25 on the CPU); then
+#     python benchmarks/eval_draws.py runs/gpu-rc/effect/seed{0,1,2} judges every draw held-out.
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
