@@ -28,20 +28,20 @@ def draw_rows(run: Path) -> list[dict[str, Any]]:
     from selfrat_eval.training.config import TrainConfig
     from selfrat_eval.training.evaluate import evaluate_judge
     from selfrat_eval.training.modeling import ModelRef
-    from selfrat_eval.training.pipeline import dpo_draws, iteration_counts
+    from selfrat_eval.training.pipeline import dpo_draws, dpo_stage, iteration_counts
 
     cfg = TrainConfig.load(run / "config.yaml")
     stages = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
-    gate = {g["candidate"]: g for g in json.loads((run / "curve.json").read_text(encoding="utf-8"))["validation_gate"][1:]}
+    gate = json.loads((run / "curve.json").read_text(encoding="utf-8"))["validation_gate"][1:]
     rows = []
     for t in range(1, len(iteration_counts(cfg)) + 1):
-        kept = next((g for g in gate.values() if g["candidate"].split("/")[0] == f"iter{t}"), None)
+        kept = next((g for g in gate if g["candidate"].split("/")[0] == f"iter{t}"), None)
         for draw, name in dpo_draws(cfg, t):
-            dpo_stage = f"iter{t}/dpo" if name == f"iter{t}" else name
-            if dpo_stage not in stages:
+            stage = dpo_stage(name)
+            if stage not in stages:
                 continue
-            folder = run / dpo_stage
-            runs = evaluate_judge(cfg, ModelRef(stages[dpo_stage]["model"]), run / "data" / "heldout.jsonl",
+            folder = run / stage
+            runs = evaluate_judge(cfg, ModelRef(stages[stage]["model"]), run / "data" / "heldout.jsonl",
                                   folder / "heldout", [StrategyConfig(name="greedy")])
             rows.append({
                 "run": str(run), "iteration": t, "draw": draw, "name": name,

@@ -308,7 +308,7 @@ class TrainConfig:
             if d[section][key] == default:
                 del d[section][key]
         if not d["validation"]["size"]:  # likewise: runs without a validation gate keep theirs
-            d.pop("validation")
+            del d["validation"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def validate(self, where: str = "config") -> None:

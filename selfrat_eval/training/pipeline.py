@@ -132,6 +132,11 @@ def dpo_draws(cfg: TrainConfig, iteration: int) -> list[tuple[int, str]]:
     ]
 
 
+def dpo_stage(judge: str) -> str:
+    """The DPO stage (and folder) that trains the judge named by :func:`dpo_draws`."""
+    return judge if "/" in judge else f"{judge}/dpo"
+
+
 def validation_size(cfg: TrainConfig) -> int:
     """The validation gate's split size: 0 (no gate) when there is no iteration to gate."""
     return cfg.validation.size if iteration_counts(cfg) else 0
@@ -155,10 +160,9 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
                 stages += ["rs_sft"] + (["rs_sft/eval"] if evaluate else [])
             if cfg.curation.strategy == "meta-judge":
                 stages.append(f"iter{t}/meta_judge")
-            stages += [f"iter{t}/curation", f"iter{t}/dpo"] + [n for _, n in dpo_draws(cfg, t)[1:]]
-        if gate:
-            stages += [f"{n}/validation" for _, n in dpo_draws(cfg, t)] if cfg.method != "rejection-sampling" \
-                else [f"iter{t}/validation"]
+            stages += [f"iter{t}/curation"] + [dpo_stage(name) for _, name in dpo_draws(cfg, t)]
+        # one judge per draw to validate; rejection-sampling has one (its config refuses draws > 1)
+        stages += [f"{name}/validation" for _, name in dpo_draws(cfg, t)] if gate else []
         stages += [f"iter{t}/eval"] if evaluate else []
     return stages
 
@@ -439,14 +443,12 @@ class Pipeline:
         return list(read_jsonl(it_dir / "pairs.jsonl")), list(read_jsonl(it_dir / "heldout_pairs.jsonl"))
 
     def dpo(
-        self, t: int, judge: ModelRef, pairs: list[dict[str, Any]], heldout: list[dict[str, Any]], draw: int, name: str
+        self, t: int, judge: ModelRef, pairs: list[dict[str, Any]], heldout: list[dict[str, Any]], draw: int, stage: str
     ) -> ModelRef:
-        """One DPO draw of iteration t (stage ``iter<t>/dpo`` for the run's own draw, else
-        ``<name>``, i.e. ``iter<t>/dpo-draw<d>``)."""
+        """One DPO draw of iteration t, in stage (and folder) ``stage`` (:func:`dpo_stage`)."""
         from .dpo import train_dpo
 
         cfg = self.cfg
-        stage = f"iter{t}/dpo" if name == f"iter{t}" else name
         dpo_dir = self.out / stage
 
         def run() -> dict[str, Any]:
@@ -507,7 +509,7 @@ class Pipeline:
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
                 pairs, held = self.curate(t, judge, records, items)
-                trained = [(name, self.dpo(t, judge, pairs, held, draw, name)) for draw, name in dpo_draws(cfg, t)]
+                trained = [(name, self.dpo(t, judge, pairs, held, draw, dpo_stage(name))) for draw, name in dpo_draws(cfg, t)]
             judge = self.gate(t, judge, trained)
             self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
