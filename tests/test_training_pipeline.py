@@ -235,6 +235,42 @@ def test_validation_draws_train_each_draw_on_the_same_pairs_and_keep_the_best(en
     kept = next(r for r in rows if r["picked"])
     assert run_predictions(Path(kept["results"]))["pred"] == run_predictions(out / "iter1/eval/greedy/results.json")["pred"]
     assert json.loads(Path(kept["results"]).read_text())["generation"]["cache_misses"] == 0
+    preds = run_predictions(Path(kept["results"]))["pred"]
+    parsed = [p for p in preds if p is not None]
+    assert kept["unparsed"] == len(preds) - len(parsed)
+    assert kept["pred_mean"] == (pytest.approx(sum(parsed) / len(parsed)) if parsed else None)
+    # --soup: the two draws' weight average, judged on both splits
+    (soup,) = benchmark_script("eval_draws").soup_rows(out, rows)
+    assert soup["name"] == "iter1/dpo-soup" and soup["of"] == list(val)
+    ws = load_file(out / "iter1/dpo-soup/model/model.safetensors")
+    assert ws.keys() == w0.keys() and all(torch.allclose(ws[k], (w0[k] + w1[k]) / 2, atol=1e-6) for k in ws)
+    for split, draw_results in (("validation", cand), ("heldout", json.loads(Path(kept["results"]).read_text()))):
+        res = json.loads((out / f"iter1/dpo-soup/{split}/greedy/results.json").read_text())
+        assert res["model"]["judge"] == str(out / "iter1/dpo-soup/model")
+        assert res["metrics"]["n"] == draw_results["metrics"]["n"]
+        assert res["metrics"]["pearson"] == soup[f"{split}_pearson"]
+
+
+def test_average_weights_is_the_mean_of_every_tensor_and_refuses_mismatched_models(tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    average = benchmark_script("eval_draws").average_weights
+    models = []
+    for i, scale in enumerate((1.0, 2.0, 6.0)):
+        m = tmp_path / f"m{i}"
+        m.mkdir()
+        save_file({"w": torch.full((2, 3), scale), "h": torch.tensor([scale], dtype=torch.bfloat16)},
+                  str(m / "model.safetensors"))
+        (m / "config.json").write_text(json.dumps({"i": i}))
+        models.append(m)
+    out = average(models, tmp_path / "soup")
+    w = load_file(out / "model.safetensors")
+    assert torch.equal(w["w"], torch.full((2, 3), 3.0)) and w["h"].dtype == torch.bfloat16 and w["h"].item() == 3.0
+    assert json.loads((out / "config.json").read_text()) == {"i": 0}  # the first model's config
+    save_file({"w": torch.zeros(2, 3)}, str(models[2] / "model.safetensors"))
+    with pytest.raises(ValueError, match="same tensors"):
+        average(models, tmp_path / "bad")
 
 
 def test_draw_agreement_compares_the_pick_with_a_blind_draw_and_ranks_the_draws():
