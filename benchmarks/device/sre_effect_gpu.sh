@@ -25,6 +25,9 @@
 #     the same with the best of three DPO draws per iteration picked on 100 unused training items
 #     (records/sre-draws: one draw's outcome moves by up to 0.25 on the CPU); then
 #     python benchmarks/eval_draws.py runs/gpu-rc/effect/seed{0,1,2} judges every draw held-out.
+#   DEMO_SET="<the five above> train.dpo.gradient_accumulation_steps=10 train.dpo.epochs=5" ... run
+#     10-pair DPO steps, 5 passes over the pairs (records/sre-fullbatch: on the CPU this removed the
+#     item-count collapse on one seed and gave the first single-iteration gain over the seed).
 #
 # Everything lands under runs/gpu-rc/ (seed judge: runs/gpu-rc/p9rc, demo seeds: runs/gpu-rc/effect);
 # a rerun resumes from the training manifest and the runner's cache. $OUT gets effect.md/json,
