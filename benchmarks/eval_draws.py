@@ -195,7 +195,9 @@ def main() -> int:
                     help="also judge each iteration's weight average of its draws (iter<t>/dpo-soup)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    seeds = {str(r): seed_row(r) | prediction_spread(Path(seed_row(r)["results"])) for r in args.runs}
+    seeds = {str(r): seed_row(r) for r in args.runs}
+    for s in seeds.values():
+        s |= prediction_spread(Path(s["results"]))
     rows = [row for r in args.runs for row in draw_rows(r)]
     soups = [row for r in args.runs for row in soup_rows(r, rows)] if args.soup else []
     print("| run | judge | validation Pearson | held-out Pearson | held-out minus seed [95% CI] | "
