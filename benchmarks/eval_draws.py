@@ -32,16 +32,29 @@ from selfrat_eval.metrics import paired_bootstrap_diff
 SOUP = "dpo-soup"  # iter<t>/dpo-soup: the weight average of the iteration's draws
 
 
-def draw_rows(run: Path) -> list[dict[str, Any]]:
-    """One row per trained draw of every iteration of ``run``: validation and held-out results."""
+def _stages(run: Path) -> dict[str, Any]:
+    return json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
+
+
+def _judge_greedy(cfg: Any, run: Path, model: str, split: str, folder: Path) -> tuple[float | None, Path]:
+    """``model`` judged greedily on ``run``'s ``split`` file with the run's config ``cfg`` and
+    evaluation cache, into ``folder/<split>``: its Pearson and its ``results.json``."""
     from selfrat_eval.protocols import StrategyConfig
-    from selfrat_eval.training.config import TrainConfig
     from selfrat_eval.training.evaluate import evaluate_judge
     from selfrat_eval.training.modeling import ModelRef
+
+    runs = evaluate_judge(cfg, ModelRef(model), run / "data" / f"{split}.jsonl", folder / split,
+                          [StrategyConfig(name="greedy")])
+    return runs["greedy"]["pearson"], Path(runs["greedy"]["results"])
+
+
+def draw_rows(run: Path) -> list[dict[str, Any]]:
+    """One row per trained draw of every iteration of ``run``: validation and held-out results."""
+    from selfrat_eval.training.config import TrainConfig
     from selfrat_eval.training.pipeline import dpo_draws, dpo_stage, iteration_counts
 
     cfg = TrainConfig.load(run / "config.yaml")
-    stages = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    stages = _stages(run)
     gate = json.loads((run / "curve.json").read_text(encoding="utf-8"))["validation_gate"][1:]
     rows = []
     for t in range(1, len(iteration_counts(cfg)) + 1):
@@ -50,17 +63,15 @@ def draw_rows(run: Path) -> list[dict[str, Any]]:
             stage = dpo_stage(name)
             if stage not in stages:
                 continue
-            folder = run / stage
-            runs = evaluate_judge(cfg, ModelRef(stages[stage]["model"]), run / "data" / "heldout.jsonl",
-                                  folder / "heldout", [StrategyConfig(name="greedy")])
+            heldout, results = _judge_greedy(cfg, run, stages[stage]["model"], "heldout", run / stage)
             rows.append({
                 "run": str(run), "iteration": t, "draw": draw, "name": name,
                 "validation_pearson": stages[f"{name}/validation"]["pearson"],
-                "heldout_pearson": runs["greedy"]["pearson"],
-                "results": str(folder / "heldout" / "greedy" / "results.json"),
+                "heldout_pearson": heldout,
+                "results": str(results),
                 "picked": kept is not None and kept["candidate"] == name,
                 "kept_by_gate": bool(kept and kept["candidate"] == name and kept["kept"]),
-            } | prediction_spread(folder / "heldout" / "greedy" / "results.json"))
+            } | prediction_spread(results))
     return rows
 
 
@@ -111,14 +122,10 @@ def average_weights(models: list[Path], out: Path) -> Path:
 def soup_rows(run: Path, draws: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per iteration of ``run`` with two or more draws in ``draws``: their weight average judged
     greedily on the validation and held-out splits (``iter<t>/dpo-soup``)."""
-    from selfrat_eval.protocols import StrategyConfig
     from selfrat_eval.training.config import TrainConfig
-    from selfrat_eval.training.evaluate import evaluate_judge
-    from selfrat_eval.training.modeling import ModelRef
     from selfrat_eval.training.pipeline import dpo_stage
 
-    cfg = TrainConfig.load(run / "config.yaml")
-    stages = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    cfg, stages = TrainConfig.load(run / "config.yaml"), _stages(run)
     rows = []
     for t in sorted({d["iteration"] for d in draws if d["run"] == str(run)}):
         names = [d["name"] for d in draws if d["run"] == str(run) and d["iteration"] == t]
@@ -128,18 +135,16 @@ def soup_rows(run: Path, draws: list[dict[str, Any]]) -> list[dict[str, Any]]:
         model = folder / "model"
         if not (model / "config.json").exists():
             average_weights([Path(stages[dpo_stage(n)]["model"]) for n in names], model)
-        judged = {split: evaluate_judge(cfg, ModelRef(str(model)), run / "data" / f"{split}.jsonl", folder / split,
-                                        [StrategyConfig(name="greedy")])["greedy"]["pearson"]
-                  for split in ("validation", "heldout")}
+        validation, _ = _judge_greedy(cfg, run, str(model), "validation", folder)
+        heldout, results = _judge_greedy(cfg, run, str(model), "heldout", folder)
         rows.append({"run": str(run), "iteration": t, "name": f"iter{t}/{SOUP}", "of": names,
-                     "validation_pearson": judged["validation"], "heldout_pearson": judged["heldout"],
-                     "results": str(folder / "heldout" / "greedy" / "results.json")}
-                    | prediction_spread(folder / "heldout" / "greedy" / "results.json"))
+                     "validation_pearson": validation, "heldout_pearson": heldout, "results": str(results)}
+                    | prediction_spread(results))
     return rows
 
 
 def seed_row(run: Path) -> dict[str, Any]:
-    stages = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    stages = _stages(run)
     name = "sft" if "sft/validation" in stages else "base"
     results = run / name / "eval" / "greedy" / "results.json"
     return {"run": str(run), "name": name, "validation_pearson": stages[f"{name}/validation"]["pearson"],
