@@ -264,6 +264,36 @@ def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tm
     assert table["judges"]["RS-SFT"]["expected"]["pearson"] == pytest.approx(own["RS-SFT"]["expected"]["metrics"]["pearson"])
 
 
+@pytest.mark.slow
+def test_compare_runs_rebuilds_a_demo_seed_from_its_training_run(tiny_run: Path, tmp_path: Path) -> None:
+    """``compare_runs.py``: the comparison rows of a finished training run, judged into a seed
+    folder that ``bench_sre_effect.py --no-run`` measures; on the demo's own run every judgment
+    comes from the cache and every number is the demo report's."""
+    cmp = _script("compare_runs")
+    out = tmp_path / "cmp"
+    with pytest.raises(SystemExit, match="target row 'SRE iter 2'"):
+        cmp.compare(out / "seed0", "tiny", [f"{tiny_run}@2"])  # its iterations 1-2 become 3-4: no seed, no SRE iter 2
+    manifest = cmp.compare(out / "seed0", "tiny", [str(tiny_run)])
+    assert manifest["rows_left_out"] == [] and [r["name"] for r in manifest["rows"]] == JUDGES
+    for row in manifest["rows"]:
+        for variant in ("greedy", "expected"):
+            if row.get(variant):
+                assert json.loads(Path(row[variant]).read_text())["generation"]["cache_misses"] == 0, (row["name"], variant)
+    effect = _script("bench_sre_effect")
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(out), "--bootstrap", "200"]) == 0
+    table = json.loads((out / "effect.json").read_text())
+    own = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
+    assert list(table["judges"]) == JUDGES
+    for name, judge in table["judges"].items():
+        for variant in ("greedy", "expected"):
+            if own[name][variant] is None:
+                continue
+            mine, theirs = judge[variant]["pearson"], own[name][variant]["metrics"]["pearson"]
+            assert judge[variant]["n"] == own[name][variant]["metrics"]["n"]
+            assert (mine is None or math.isnan(mine)) if theirs is None else mine == pytest.approx(theirs)
+    assert table["curation"]["0"]["iter2/curation"] == json.loads((tiny_run / "manifest.json").read_text())["stages"]["iter2/curation"]
+
+
 def test_partial_effect_of_unfinished_seeds(tiny_run: Path, tmp_path: Path) -> None:
     """``bench_sre_effect.py --no-run --partial``: a seed whose demo has not finished is measured on
     the judges training has already judged held-out (the SC/BoN rows and untrained iterations are

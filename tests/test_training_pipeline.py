@@ -251,6 +251,45 @@ def test_validation_draws_train_each_draw_on_the_same_pairs_and_keep_the_best(en
         assert res["metrics"]["pearson"] == soup[f"{split}_pearson"]
 
 
+def test_continue_run_trains_from_the_kept_judge_on_the_items_the_run_left(env, full_run, tmp_path):
+    """benchmarks/continue_run.py: a finished run goes on by an iteration as a run of its own that
+    starts from the source's gate-kept judge (also the DPO reference), samples only training items
+    the source left unused and judges the same held-out items; compare_runs.py numbers its
+    iterations after the source's."""
+    src, summary = _gated_run(env, full_run, "gate-keep", -10.0, [12])
+    cont = benchmark_script("continue_run")
+    out, cfg_path = tmp_path / "cont", tmp_path / "cont.yaml"
+    args = [str(src), "--output-dir", str(out), "--iterations", "8", "--config-out", str(cfg_path)]
+    assert cont.main(args) == 0
+    with pytest.raises(SystemExit, match="exists"):
+        cont.main(args)
+    cfg = TrainConfig.load(cfg_path)
+    assert cfg.model.name_or_path == summary["final_model"] == summary["judges"]["iter1"]
+    assert not cfg.sft.enabled and cfg.iterations == [8] and cfg.seed == TrainConfig.load(src / "config.yaml").seed
+    splits = json.loads((src / "data/splits.json").read_text())
+    used = set(splits["iteration_ids"][0]) | set(splits["heldout_ids"])  # no SFT in the source: its SFT share is free
+    left = {str(r["__index_level_0__"]) for r in read_jsonl(out / "source-unused.jsonl")}
+    assert len(left) == 40 - len(used) and not left & used
+
+    cont_summary = run_pipeline(cfg)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert stages["iter1/dpo"]["reference"] == summary["final_model"]
+    new_splits = json.loads((out / "data/splits.json").read_text())
+    assert set(new_splits["iteration_ids"][0]) <= left and new_splits["heldout_ids"] == splits["heldout_ids"]
+    assert (out / "data/heldout.jsonl").read_bytes() == (src / "data/heldout.jsonl").read_bytes()
+    # the continuation's seed is the source's final judge on the same items: the same judgments
+    assert (run_predictions(out / "base/eval/greedy/results.json")["pred"]
+            == run_predictions(src / "iter1/eval/greedy/results.json")["pred"])
+
+    cmp = benchmark_script("compare_runs")
+    assert cmp.run_judges(src) == {"sft": summary["judges"]["base"], "iter1": summary["judges"]["iter1"]}
+    assert cmp.run_judges(out, 1) == {"iter2": cont_summary["judges"]["iter1"]}
+    shifted = cmp.run_stages(out, 1)
+    assert shifted["iter2/dpo"] == stages["iter1/dpo"] and not {"iter1/dpo", "base/eval"} & set(shifted)
+    with pytest.raises(SystemExit, match="judge 'sft'"):  # without the offset both claim the comparison's seed
+        cmp.merge([(src, cmp.run_judges(src)), (out, cmp.run_judges(out))], "judge")
+
+
 def test_average_weights_is_the_mean_of_every_tensor_and_refuses_mismatched_models(tmp_path):
     import torch
     from safetensors.torch import load_file, save_file
