@@ -51,21 +51,18 @@ def run_judges(run: Path, offset: int = 0) -> dict[str, str]:
     """The judges a run trained: ``sft``/``rs_sft`` from its manifest (a given seed judge, stage
     ``base``, stands for ``sft``), the gate-kept iteration judges from its ``curve.json``."""
     stages = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    curve_path = run / "curve.json"  # written when the run finishes; a run stopped early has none
+    trained = json.loads(curve_path.read_text(encoding="utf-8"))["judges"] if curve_path.is_file() else {}
     judges: dict[str, str] = {}
     if offset == 0:
         for stage in ("sft", "rs_sft"):
             if stages.get(stage, {}).get("status") == "done":
                 judges[stage] = stages[stage]["model"]
-        curve_path = run / "curve.json"
-        if "sft" not in judges and curve_path.is_file():
-            base = json.loads(curve_path.read_text(encoding="utf-8"))["judges"].get("base")
-            if base is not None:
-                judges["sft"] = base
-    curve_path = run / "curve.json"
-    if curve_path.is_file():
-        for name, model in json.loads(curve_path.read_text(encoding="utf-8"))["judges"].items():
-            if ITERATION.match(name):
-                judges[_shift(name, offset)] = model  # type: ignore[index]
+        if "sft" not in judges and "base" in trained:
+            judges["sft"] = trained["base"]
+    for name, model in trained.items():
+        if m := ITERATION.match(name):
+            judges[f"iter{int(m.group(1)) + offset}"] = model
     return judges
 
 

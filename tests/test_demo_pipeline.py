@@ -415,3 +415,10 @@ def test_expected_score_raises_a_judge_only_when_the_paired_ci_is_above_zero() -
     table = effect.measure([rows], target="B", baselines=["A"], bootstrap=300)
     assert table["judges"]["A"]["expected_minus_greedy"]["diff"] > 0  # a positive wobble, yet no raise
     assert table["expected_raises"] == {"A": False, "B": True} and table["expected_raises_every_judge"] is False
+    assert {d["variant"] for d in table["differences"]} == {"greedy", "expected"}
+    # greedy-only rows (compare_runs.py --greedy-only): no expected-score comparison, not a copy of greedy's
+    greedy_only = [{"name": r["name"], "greedy": r["greedy"], "expected": None} for r in rows]
+    table = effect.measure([greedy_only], target="B", baselines=["A"], bootstrap=300)
+    assert {d["variant"] for d in table["differences"]} == {"greedy"}
+    assert table["goals_met"]["expected"] is None and table["expected_raises_every_judge"] is None
+    assert "expected-score not measured" in effect.markdown(table)
