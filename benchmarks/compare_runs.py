@@ -61,8 +61,8 @@ def run_judges(run: Path, offset: int = 0) -> dict[str, str]:
         if "sft" not in judges and "base" in trained:
             judges["sft"] = trained["base"]
     for name, model in trained.items():
-        if m := ITERATION.match(name):
-            judges[f"iter{int(m.group(1)) + offset}"] = model
+        if ITERATION.match(name):
+            judges[_shift(name, offset)] = model  # type: ignore[index]  # an iteration name always shifts
     return judges
 
 
@@ -88,8 +88,9 @@ def merge(named: list[tuple[Path, dict[str, Any]]], what: str) -> dict[str, Any]
 def check_same_heldout(runs: list[Path]) -> Path:
     """The runs' shared held-out file (a comparison is paired over its items)."""
     first = runs[0] / "data" / "heldout.jsonl"
+    content = first.read_bytes()
     for run in runs[1:]:
-        if (run / "data" / "heldout.jsonl").read_bytes() != first.read_bytes():
+        if (run / "data" / "heldout.jsonl").read_bytes() != content:
             raise SystemExit(f"{run}/data/heldout.jsonl differs from {first}: the runs are not judged on the same items")
     return first
 

@@ -29,26 +29,20 @@ from typing import Any
 
 import yaml
 
+from selfrat_eval.loaders import feedback_row_id
 from selfrat_eval.training.config import TrainConfig, apply_overrides
 
 
-def used_ids(run: Path, cfg: TrainConfig) -> set[str]:
-    """Ids of the items of the run's training file that it must not hand on: those its SFT (when
-    it trained one) and its iterations used, and its held-out items when it split them from that
-    file (``data/splits.json``)."""
-    splits = json.loads((run / "data" / "splits.json").read_text(encoding="utf-8"))
+def used_ids(splits: dict[str, Any], cfg: TrainConfig) -> set[str]:
+    """Ids of the items of the run's training file that it must not hand on (``splits``: its
+    ``data/splits.json``): those its SFT (when it trained one) and its iterations used, and its
+    held-out items when it split them from that file."""
     used = {i for ids in splits["iteration_ids"] for i in ids}
     if cfg.sft.enabled:
         used |= set(splits["sft_ids"])
     if not cfg.data.heldout_source:
         used |= set(splits["heldout_ids"])
     return used
-
-
-def row_id(row: dict[str, Any], index: int) -> str:
-    """A Feedback-Collection row's item id as the loader gives it (its pandas index, else its position)."""
-    raw = row.get("__index_level_0__")
-    return str(raw if raw is not None else index)
 
 
 def split_rows(run: Path, cfg: TrainConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -59,9 +53,9 @@ def split_rows(run: Path, cfg: TrainConfig) -> tuple[list[dict[str, Any]], list[
     if not source.is_file():
         raise SystemExit(f"{run}: its training file {source} is not a local file; continue_run needs it")
     splits = json.loads((run / "data" / "splits.json").read_text(encoding="utf-8"))
-    used = used_ids(run, cfg)
+    used = used_ids(splits, cfg)
     rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    ids = [row_id(r, i) for i, r in enumerate(rows)]
+    ids = [feedback_row_id(r, i) for i, r in enumerate(rows)]
     unmatched = used - set(ids)
     if unmatched:
         raise SystemExit(f"{source}: {len(unmatched)} ids of {run}/data/splits.json are not in it (e.g. {sorted(unmatched)[:3]})")

@@ -630,11 +630,17 @@ def load_biggen_human_eval(
 # ---- Feedback Bench / Feedback-Collection -------------------------------------------------------
 
 
+def feedback_row_id(row: Mapping[str, Any], index: int) -> str:
+    """The item id of a Feedback Bench / Feedback-Collection row: its pandas index column, else its
+    position in the file."""
+    raw_id = row.get("__index_level_0__")
+    return str(raw_id if raw_id is not None else index)
+
+
 def _feedback_item(row: Mapping[str, Any], where: str, index: int) -> PointwiseItem:
     gold = _int_score(_field(row, "orig_score", where), "orig_score", where, range(1, 6))
-    raw_id = row.get("__index_level_0__")
     return PointwiseItem(
-        id=str(raw_id if raw_id is not None else index),
+        id=feedback_row_id(row, index),
         instruction=_text(row, "orig_instruction", where),
         response=_text(row, "orig_response", where),
         rubric=_rubric_from_row(row, where, prefix="orig_"),
