@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -145,6 +146,19 @@ def _concat(per_seed: list[list[dict[str, Any]]], name: str, variant: str) -> tu
     return pred, gold
 
 
+def score_confidence(per_seed: list[list[dict[str, Any]]], name: str) -> dict[str, Any] | None:
+    """How sure a judge's expected-score run is of its score token, pooled over seeds: the median
+    probability of the most likely score and the share of items above 0.99. Near 1 the expected
+    score is the argmax (greedy) score, so expected-score judging cannot move the Pearson; None
+    where the run has no score distributions (SC@N's mean over samples)."""
+    tops = [p for rows in per_seed for p in (next(r for r in rows if r["name"] == name)["expected"].get("top_prob") or [])
+            if p is not None]
+    if not tops:
+        return None
+    return {"median_top_prob": statistics.median(tops), "share_top_above_0.99": sum(p > 0.99 for p in tops) / len(tops),
+            "n": len(tops)}
+
+
 def _has_expected(per_seed: list[list[dict[str, Any]]], name: str) -> bool:
     return all(next(r for r in rows if r["name"] == name).get("expected") is not None for rows in per_seed)
 
@@ -176,6 +190,7 @@ def measure(per_seed: list[list[dict[str, Any]]], *, target: str, baselines: lis
             e, gold = _concat(per_seed, name, "expected")
             g, _ = _concat(per_seed, name, "greedy")
             judges[name]["expected_minus_greedy"] = paired_bootstrap_diff(e, g, gold, n_resamples=bootstrap, seed=0)
+            judges[name]["expected"]["score_confidence"] = score_confidence(per_seed, name)
     differences = []
     # without an expected-score run of the target (e.g. compare_runs.py --greedy-only) there is no
     # expected-score comparison: its table would only repeat the greedy one
@@ -228,15 +243,18 @@ def markdown(effect: dict[str, Any]) -> str:
              f"{', '.join(partial['judges_left_out']) or 'none'}.", ""] if partial else []
     lines += [f"{effect['n_seeds']} seeds, {effect['n_items']} held-out items pooled ({effect['pooling']}), "
              f"{effect['bootstrap']} bootstrap resamples.", "",
-             "| judge | greedy Pearson [95% CI] | expected-score Pearson [95% CI] | expected - greedy [95% CI] | per seed (greedy / expected) |",
-             "|---|---|---|---|---|"]
+             "| judge | greedy Pearson [95% CI] | expected-score Pearson [95% CI] | expected - greedy [95% CI] | "
+             "score-token confidence: median top p (share > 0.99) | per seed (greedy / expected) |",
+             "|---|---|---|---|---|---|"]
     for name, j in effect["judges"].items():
         g, e, d = j["greedy"], j.get("expected"), j.get("expected_minus_greedy")
         cell_e = f"{_p(e['pearson'])} [{_p(e['ci'][0])}, {_p(e['ci'][1])}]" if e else "-"
         cell_d = f"{_f(d['diff'])} [{_f(d['ci'][0])}, {_f(d['ci'][1])}]" if d else "-"
+        conf = (e or {}).get("score_confidence")
+        cell_c = f"{conf['median_top_prob']:.4f} ({conf['share_top_above_0.99']:.0%})" if conf else "-"
         per = " ".join(_p(x) for x in g["pearson_per_seed"]) + (" / " + " ".join(_p(x) for x in e["pearson_per_seed"]) if e else "")
         lines.append(f"| {name} ({g['strategy']}{', ' + e['strategy'] if e else ''}) | {_p(g['pearson'])} [{_p(g['ci'][0])}, "
-                     f"{_p(g['ci'][1])}] | {cell_e} | {cell_d} | {per} |")
+                     f"{_p(g['ci'][1])}] | {cell_e} | {cell_d} | {cell_c} | {per} |")
     lines += ["", "| judging | difference | pooled diff [95% CI] | seeds as replicates: mean [t 95% CI] | per seed | target met |",
               "|---|---|---|---|---|---|"]
     for d in effect["differences"]:

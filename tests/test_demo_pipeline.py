@@ -245,6 +245,10 @@ def test_sweep_variant_on_a_finished_run_and_its_effect_table(tiny_run: Path, tm
     assert gated["pred"] == run_predictions(tiny_run / "iter1" / "eval" / "greedy" / "results.json")["pred"]
     # expected-score: the tiny judges' greedy verdicts are constant (Pearson undefined, null in the JSON)
     mine = run_predictions(vout / "iter1" / "eval" / "expected-score" / "results.json")
+    # each item's most likely score token, read from the run's score distributions (greedy has none)
+    items = json.loads((vout / "iter1" / "eval" / "expected-score" / "results.json").read_text())["items"]
+    assert mine["top_prob"] == [max(next(iter(it["requests"].values()))["decision"]["probs"].values()) for it in items]
+    assert all(0.2 <= p <= 1 for p in mine["top_prob"]) and set(gated["top_prob"]) == {None}
     per_base = base["variants"][2]["iter1"]["expected"]
     pooled = result["pooled"][2]["iter1"]["expected"]
     assert per_base["pearson"] == pytest.approx(_pearson(mine["pred"], mine["gold"]))
@@ -410,9 +414,14 @@ def test_expected_score_raises_a_judge_only_when_the_paired_ci_is_above_zero() -
 
     noise = [p + 1e-6 * (i % 3) for i, p in enumerate(greedy)]  # a 1e-6 wobble, positive on average
     better = [(p + g) / 2 for p, g in zip(greedy, gold, strict=True)]
-    rows = [{"name": "A", "greedy": run(greedy), "expected": run(noise)},
+    rows = [{"name": "A", "greedy": run(greedy), "expected": {**run(noise), "top_prob": [0.9999] * 59 + [0.6]}},
             {"name": "B", "greedy": run(greedy), "expected": run(better)}]
     table = effect.measure([rows], target="B", baselines=["A"], bootstrap=300)
+    # A is sure of its score token on 59 of 60 items: why its expected score is its greedy one
+    assert table["judges"]["A"]["expected"]["score_confidence"] == {
+        "median_top_prob": 0.9999, "share_top_above_0.99": pytest.approx(59 / 60), "n": 60}
+    assert table["judges"]["B"]["expected"]["score_confidence"] is None  # no score distributions
+    assert "| 0.9999 (98%) |" in effect.markdown(table)
     assert table["judges"]["A"]["expected_minus_greedy"]["diff"] > 0  # a positive wobble, yet no raise
     assert table["expected_raises"] == {"A": False, "B": True} and table["expected_raises_every_judge"] is False
     assert {d["variant"] for d in table["differences"]} == {"greedy", "expected"}

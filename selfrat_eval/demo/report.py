@@ -45,7 +45,8 @@ class ReportError(ValueError):
 
 def run_predictions(path: str | Path) -> dict[str, Any]:
     """Per-item ids, predictions, gold scores and deciding judgment texts of one pointwise run,
-    plus its metrics, CIs and strategy label."""
+    plus its metrics, CIs and strategy label; ``top_prob`` is each item's probability of its most
+    likely score token (expected-score runs; None where the run has no score distribution)."""
     from ..results import load_results
 
     try:
@@ -53,6 +54,7 @@ def run_predictions(path: str | Path) -> dict[str, Any]:
     except (FileNotFoundError, ValueError) as exc:
         raise ReportError(str(exc)) from None
     ids, pred, gold, texts = [], [], [], []
+    top_prob: list[float | None] = []
     for item in run["items"]:
         res = item["result"]
         if "pred" not in res:
@@ -62,10 +64,13 @@ def run_predictions(path: str | Path) -> dict[str, Any]:
         gold.append(None if res.get("gold") is None else float(res["gold"]))
         req = next(iter(item["requests"].values()), {})
         draws = req.get("draws") or [{}]
-        sel = (req.get("decision") or {}).get("selected")
+        decision = req.get("decision") or {}
+        sel = decision.get("selected")
         texts.append(str(draws[sel if isinstance(sel, int) and sel < len(draws) else 0].get("text", "")))
+        probs = decision.get("probs")
+        top_prob.append(max(probs.values()) if probs else None)
     return {"path": str(path), "strategy": run["strategy"], "metrics": run["metrics"], "ci": run.get("ci", {}),
-            "ids": ids, "pred": pred, "gold": gold, "texts": texts}
+            "ids": ids, "pred": pred, "gold": gold, "texts": texts, "top_prob": top_prob}
 
 
 def load_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
