@@ -135,11 +135,16 @@ def partial_seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any
     return load_rows(rows), {"manifest": meta, "preset": preset}
 
 
+def _row(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The judge ``name``'s row among one seed's rows."""
+    return next(r for r in rows if r["name"] == name)
+
+
 def _concat(per_seed: list[list[dict[str, Any]]], name: str, variant: str) -> tuple[list[float | None], list[float]]:
     pred: list[float | None] = []
     gold: list[float] = []
     for rows in per_seed:
-        row = next(r for r in rows if r["name"] == name)
+        row = _row(rows, name)
         run = comparable(row, variant)
         pred += run["pred"]
         gold += [float(g) for g in run["gold"]]
@@ -151,8 +156,7 @@ def score_confidence(per_seed: list[list[dict[str, Any]]], name: str) -> dict[st
     probability of the most likely score and the share of items above 0.99. Near 1 the expected
     score is the argmax (greedy) score, so expected-score judging cannot move the Pearson; None
     where the run has no score distributions (SC@N's mean over samples)."""
-    tops = [p for rows in per_seed for p in (next(r for r in rows if r["name"] == name)["expected"].get("top_prob") or [])
-            if p is not None]
+    tops = [p for rows in per_seed for p in _row(rows, name)["expected"].get("top_prob") or [] if p is not None]
     if not tops:
         return None
     return {"median_top_prob": statistics.median(tops), "share_top_above_0.99": sum(p > 0.99 for p in tops) / len(tops),
@@ -160,7 +164,7 @@ def score_confidence(per_seed: list[list[dict[str, Any]]], name: str) -> dict[st
 
 
 def _has_expected(per_seed: list[list[dict[str, Any]]], name: str) -> bool:
-    return all(next(r for r in rows if r["name"] == name).get("expected") is not None for rows in per_seed)
+    return all(_row(rows, name).get("expected") is not None for rows in per_seed)
 
 
 def _met(d: dict[str, Any]) -> bool:
@@ -180,9 +184,9 @@ def measure(per_seed: list[list[dict[str, Any]]], *, target: str, baselines: lis
             m = score_metrics(pred, gold, bootstrap=bootstrap, seed=0)
             per = []
             for rows in per_seed:
-                run = comparable(next(r for r in rows if r["name"] == name), variant)
+                run = comparable(_row(rows, name), variant)
                 per.append(score_metrics(run["pred"], run["gold"])["pearson"])
-            judges[name][variant] = {"strategy": comparable(next(r for r in per_seed[0] if r["name"] == name), variant)["strategy"],
+            judges[name][variant] = {"strategy": comparable(_row(per_seed[0], name), variant)["strategy"],
                                      "pearson": m["pearson"], "ci": m["ci"]["pearson"], "spearman": m["spearman"],
                                      "accuracy": m["accuracy"], "mae": m["mae"], "parse_rate": m["parse_rate"],
                                      "n": m["n"], "pearson_per_seed": per}
@@ -202,8 +206,8 @@ def measure(per_seed: list[list[dict[str, Any]]], *, target: str, baselines: lis
             d = paired_bootstrap_diff(a, b, gold, n_resamples=bootstrap, seed=0)
             per = []
             for rows in per_seed:
-                ra = comparable(next(r for r in rows if r["name"] == target), variant)
-                rb = comparable(next(r for r in rows if r["name"] == base), variant)
+                ra = comparable(_row(rows, target), variant)
+                rb = comparable(_row(rows, base), variant)
                 ds = paired_bootstrap_diff(ra["pred"], rb["pred"], ra["gold"], n_resamples=bootstrap, seed=0)
                 per.append({"diff": ds["diff"], "ci": ds["ci"]})
             differences.append({
