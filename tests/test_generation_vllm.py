@@ -167,3 +167,32 @@ def test_numerics_name_the_engines_dtype_even_when_the_layout_differs() -> None:
     assert obj.numerics.startswith("vllm:bfloat16:")
     obj.llm = SimpleNamespace()
     assert obj.numerics.startswith("vllm:auto:")
+
+
+def test_a_dead_engine_core_is_a_backend_error_that_says_how_to_resume() -> None:
+    """vLLM kills its engine core when one step outlasts VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS (a
+    paused process does); the caller gets a BackendError naming the cause and the resume, other
+    errors pass through unchanged."""
+    from types import SimpleNamespace
+
+    from selfrat_eval.generation.vllm import VLLMBackend
+
+    class EngineDeadError(Exception):  # vLLM's name; its module differs across versions
+        pass
+
+    def backend(error: Exception) -> Any:
+        obj = object.__new__(VLLMBackend)
+
+        def generate(*args: Any, **kwargs: Any) -> Any:
+            raise error
+
+        obj.llm = SimpleNamespace(generate=generate)
+        obj._lora = None
+        return obj
+
+    with pytest.raises(BackendError, match="re-run the same command to resume") as info:
+        backend(EngineDeadError("EngineCore encountered an issue"))._run([{"prompt_token_ids": [1]}], None)
+    assert "VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS" in str(info.value)
+    assert isinstance(info.value.__cause__, EngineDeadError)
+    with pytest.raises(ValueError, match="bad prompt"):
+        backend(ValueError("bad prompt"))._run([], None)

@@ -203,7 +203,7 @@ class VLLMBackend:
             **sampling_params_kwargs(sampling, n, seed, self.logprobs, self.ignore_eos)
         )
         inputs = [{"prompt_token_ids": self.encode(p)} for p in prompts]
-        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
+        outputs = self._run(inputs, params)
         return samples_from_vllm(outputs, n, self._stop_ids())
 
     def next_token_logprobs(
@@ -223,8 +223,22 @@ class VLLMBackend:
         inputs = [
             {"prompt_token_ids": prefix_ids(self.tokenizer, p, x)} for p, x in zip(prompts, prefixes, strict=True)
         ]
-        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
+        outputs = self._run(inputs, params)
         return [top_logprobs_from_vllm(o, self.tokenizer, k) for o in outputs]
+
+    def _run(self, inputs: list[dict[str, Any]], params: Any) -> list[Any]:
+        """``LLM.generate``; a dead engine core becomes a ``BackendError`` that says how to go on."""
+        try:
+            return self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora)
+        except Exception as exc:  # noqa: BLE001 - only the dead-engine case is rewritten
+            if not _is_engine_dead(exc):
+                raise
+            raise BackendError(
+                "the vLLM engine core died (its traceback is in the log above). A step that runs "
+                f"longer than VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS ({os.environ.get('VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS', '300')} s), "
+                "time the process spent stopped (SIGSTOP) included, kills it. Finished batches are "
+                "kept: re-run the same command to resume."
+            ) from exc
 
     def close(self) -> None:
         """Stop the engine (its engine-core process and KV cache); the backend is unusable after."""
@@ -244,6 +258,11 @@ class VLLMBackend:
         import gc
 
         gc.collect()
+
+
+def _is_engine_dead(exc: BaseException) -> bool:
+    """vLLM's ``EngineDeadError`` (matched by name: its module moved between vLLM versions)."""
+    return any(cls.__name__ == "EngineDeadError" for cls in type(exc).__mro__)
 
 
 def top_logprobs_from_vllm(request_output: Any, tokenizer: Any, k: int) -> dict[str, float]:
