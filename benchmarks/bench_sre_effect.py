@@ -24,8 +24,17 @@ expected-score table; self-consistency's expected-score counterpart is the mean 
     python benchmarks/bench_sre_effect.py --seeds 3 --no-run --partial   # also seeds still training (judges so far)
     python benchmarks/bench_sre_effect.py --seeds 1 --preset tiny --out /tmp/effect-tiny
 
-Prints the tables and writes ``OUT/effect.json`` (+ ``OUT/effect.md``). Nothing here is a test:
-the figures are reported as they come out, including when a target is missed.
+Prints the tables and writes ``OUT/effect.json`` (+ ``OUT/effect.md``) and every judge's per-item
+predictions, ``OUT/predictions.jsonl`` (a row per seed, judge, judging and item: ``seed``, ``judge``,
+``iteration``, ``variant``, ``strategy``, ``id``, ``gold``, ``pred``, ``top_prob``). A record that
+keeps that file can be pooled again without its runs, which live in ``runs/`` and are gone on a new
+machine: ``--from-predictions FILE`` takes the seeds the file holds from it and the others from
+``OUT/seed<s>``, so a new seed joins the recorded ones:
+
+    python benchmarks/bench_sre_effect.py --seed-list 0 1 2 --no-run --out runs/cmp \
+        --from-predictions benchmarks/records/R/predictions-seeds01.jsonl     # seeds 0-1 recorded, 2 in runs/cmp/seed2
+
+Nothing here is a test: the figures are reported as they come out, including when a target is missed.
 """
 
 from __future__ import annotations
@@ -133,6 +142,73 @@ def partial_seed_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any
         raise SystemExit(f"{folder}: no judge has a finished held-out evaluation yet")
     meta = {"seed_judge": None, "wall_time_s": None, "peak_rss_mb": None, "partial": True}
     return load_rows(rows), {"manifest": meta, "preset": preset}
+
+
+def prediction_records(per_seed: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every judge's per-item predictions, a flat row per seed, judge, judging and item (the layout
+    of ``predictions.jsonl``); a judge without an expected-score run has greedy rows only."""
+    records = []
+    for seed, rows in per_seed.items():
+        for row in rows:
+            for variant in VARIANTS:
+                run = row.get(variant)
+                if run is None:
+                    continue
+                top = run.get("top_prob") or [None] * len(run["pred"])
+                for item_id, gold, pred, top_prob in zip(run["ids"], run["gold"], run["pred"], top, strict=True):
+                    records.append({"seed": seed, "judge": row["name"], "iteration": row.get("iteration"),
+                                    "variant": variant, "strategy": run["strategy"], "id": item_id, "gold": gold,
+                                    "pred": pred, "top_prob": top_prob})
+    return records
+
+
+def write_predictions(path: Path, per_seed: dict[int, list[dict[str, Any]]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for record in prediction_records(per_seed):
+            f.write(json.dumps(record) + "\n")
+
+
+def read_predictions(path: Path) -> dict[int, list[dict[str, Any]]]:
+    """The seeds' rows of a ``predictions.jsonl``, as :func:`seed_rows` gives them for run folders:
+    judges in the order the file lists them, each with its greedy run and its expected-score run or
+    None. Every run of a seed must cover the same items in the same order with the same gold scores."""
+    runs: dict[int, dict[str, dict[str, Any]]] = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            seed, name, variant = int(rec["seed"]), str(rec["judge"]), rec["variant"]
+            item_id, gold, pred = str(rec["id"]), float(rec["gold"]), rec["pred"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}:{line_no}: not a prediction row ({type(exc).__name__}: {exc})") from None
+        if variant not in VARIANTS:
+            raise SystemExit(f"{path}:{line_no}: variant {variant!r} is none of {list(VARIANTS)}")
+        row = runs.setdefault(seed, {}).setdefault(name, {"name": name, "iteration": rec.get("iteration")})
+        run = row.setdefault(variant, {"strategy": rec.get("strategy"), "ids": [], "gold": [], "pred": [], "top_prob": []})
+        run["ids"].append(item_id)
+        run["gold"].append(gold)
+        run["pred"].append(None if pred is None else float(pred))  # an unparsed judgment stays unparsed
+        run["top_prob"].append(rec.get("top_prob"))
+    if not runs:
+        raise SystemExit(f"{path}: no prediction rows")
+    per_seed = {}
+    for seed, judges in runs.items():
+        first = None
+        for name, row in judges.items():
+            if "greedy" not in row:
+                raise SystemExit(f"{path}: seed {seed}, judge {name!r} has no greedy predictions")
+            row.setdefault("expected", None)
+            for variant in VARIANTS:
+                run = row[variant]
+                if run is None:
+                    continue
+                first = first or run
+                if run["ids"] != first["ids"] or run["gold"] != first["gold"]:
+                    raise SystemExit(f"{path}: seed {seed}, judge {name!r} ({variant}) covers other items or gold "
+                                     "scores than the seed's first judge")
+        per_seed[seed] = list(judges.values())
+    return per_seed
 
 
 def _row(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -300,12 +376,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partial", action="store_true",
                     help="with --no-run: also measure unfinished seeds, on the judges training has judged in every seed "
                          "(the target becomes the last SRE iteration they all have)")
+    ap.add_argument("--from-predictions", type=Path, nargs="+", default=[], metavar="FILE",
+                    help="predictions.jsonl of earlier records: the seeds they hold are read from them, not run or "
+                         "read from OUT/seed<s> (a seed in two files is refused)")
+    ap.add_argument("--target", default=None,
+                    help="the judge the baselines are compared with (default: the preset's, else the last SRE iteration)")
     ap.add_argument("--bootstrap", type=int, default=5000)
     args = ap.parse_args(argv)
 
     seeds = args.seed_list if args.seed_list else list(range(args.seeds))
-    times = {} if args.no_run else run_seeds(args.preset, seeds, args.out, args.overrides, args.seed_judge)
-    missing = [s for s in seeds if not (args.out / f"seed{s}" / "demo_manifest.json").is_file()]
+    recorded: dict[int, list[dict[str, Any]]] = {}
+    recorded_from: dict[int, str] = {}
+    for path in args.from_predictions:
+        for s, rows in read_predictions(path).items():
+            if s in recorded:
+                print(f"seed {s} is in {recorded_from[s]} and in {path}", file=sys.stderr)
+                return 2
+            if s in seeds:
+                recorded[s], recorded_from[s] = rows, str(path)
+    if recorded and args.sre_runs:
+        print("--from-predictions and --sre-runs do not combine", file=sys.stderr)
+        return 2
+    to_run = [s for s in seeds if s not in recorded]
+    times = {} if args.no_run else run_seeds(args.preset, to_run, args.out, args.overrides, args.seed_judge)
+    missing = [s for s in to_run if not (args.out / f"seed{s}" / "demo_manifest.json").is_file()]
     if missing and not args.partial:
         print(f"seeds {missing} have no finished demo in {args.out}; run without --no-run (or measure what "
               "training finished with --partial)", file=sys.stderr)
@@ -314,10 +408,13 @@ def main(argv: list[str] | None = None) -> int:
         print("--partial and --sre-runs do not combine", file=sys.stderr)
         return 2
     sre_runs = {s: Path(args.sre_runs.format(seed=s)) for s in seeds} if args.sre_runs else {}
-    loaded = [partial_seed_rows(args.out / f"seed{s}") if s in missing else seed_rows(args.out / f"seed{s}", sre_runs.get(s))
+    meta = {"manifest": {}, "preset": {}}  # a recorded seed brings its predictions only
+    loaded = [(recorded[s], meta) if s in recorded
+              else partial_seed_rows(args.out / f"seed{s}") if s in missing
+              else seed_rows(args.out / f"seed{s}", sre_runs.get(s))
               for s in seeds]
     per_seed = [rows for rows, _ in loaded]
-    info = loaded[0][1]["preset"].get("compare", {})
+    info = next((m["preset"].get("compare", {}) for s, (_, m) in zip(seeds, loaded, strict=True) if s not in recorded), {})
     dropped: list[str] = []
     if missing:  # compare only the judges every seed has so far
         common = set.intersection(*({r["name"] for r in rows} for rows in per_seed))
@@ -327,7 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     if any([r["name"] for r in rows] != names for rows in per_seed):
         print("the seeds' runs do not have the same judges (an --sre-runs iteration missing on some seed)", file=sys.stderr)
         return 2
-    target = info.get("target", names[-1])
+    target = args.target or info.get("target") or ([r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
+                                                    or names)[-1]
+    if args.target and target not in names:
+        print(f"no judge named {target!r} in every seed (have {names})", file=sys.stderr)
+        return 2
     if target not in names:  # --sre-runs with fewer iterations, or --partial: the last iteration there is
         iterations = [r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
         if not iterations:
@@ -341,25 +442,29 @@ def main(argv: list[str] | None = None) -> int:
     effect["preset"] = args.preset
     effect["overrides"] = args.overrides
     effect["sre_runs"] = {s: str(p) for s, p in sre_runs.items()} or None
+    effect["from_predictions"] = recorded_from or None
     manifests = {s: m["manifest"] for s, (_, m) in zip(seeds, loaded, strict=True)}
     effect["seed_judge"] = {s: m.get("seed_judge") for s, m in manifests.items()}
     if args.seed_judge_data is not None:
         effect["seed_judge_data_overlap"] = {
-            s: instruction_overlap(args.out / f"seed{s}" / "data" / "heldout.jsonl", args.seed_judge_data) for s in seeds
+            s: instruction_overlap(args.out / f"seed{s}" / "data" / "heldout.jsonl", args.seed_judge_data) for s in to_run
         }
     effect["wall_time_s_this_call"] = times
-    effect["demo_wall_time_s"] = {s: m["wall_time_s"] for s, m in manifests.items()}
-    effect["demo_peak_rss_mb"] = {s: m["peak_rss_mb"] for s, m in manifests.items()}
+    effect["demo_wall_time_s"] = {s: m.get("wall_time_s") for s, m in manifests.items()}
+    effect["demo_peak_rss_mb"] = {s: m.get("peak_rss_mb") for s, m in manifests.items()}
     effect["curation"] = {
-        s: {k: v for k, v in json.loads((args.out / f"seed{s}" / "manifest.json").read_text())["stages"].items()
-            if k.endswith(("/curation", "/sampling")) or k == "rs_sft"}
+        s: None if s in recorded else  # in the record the predictions came from
+        {k: v for k, v in json.loads((args.out / f"seed{s}" / "manifest.json").read_text())["stages"].items()
+         if k.endswith(("/curation", "/sampling")) or k == "rs_sft"}
         for s in seeds
     }
     text = markdown(effect)
     print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "effect.json").write_text(json.dumps(effect, indent=1, default=str), encoding="utf-8")
     (args.out / "effect.md").write_text(text, encoding="utf-8")
-    print(f"wrote {args.out / 'effect.json'} and {args.out / 'effect.md'}")
+    write_predictions(args.out / "predictions.jsonl", dict(zip(seeds, per_seed, strict=True)))
+    print(f"wrote {args.out / 'effect.json'}, {args.out / 'effect.md'} and {args.out / 'predictions.jsonl'}")
     return 0
 
 

