@@ -424,13 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     if any([r["name"] for r in rows] != names for rows in per_seed):
         print("the seeds' runs do not have the same judges (an --sre-runs iteration missing on some seed)", file=sys.stderr)
         return 2
-    target = args.target or info.get("target") or ([r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
-                                                    or names)[-1]
+    iterations = [r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
+    target = args.target or info.get("target") or (iterations or names)[-1]
     if args.target and target not in names:
         print(f"no judge named {target!r} in every seed (have {names})", file=sys.stderr)
         return 2
     if target not in names:  # --sre-runs with fewer iterations, or --partial: the last iteration there is
-        iterations = [r["name"] for r in per_seed[0] if (r.get("iteration") or 0) >= 1]
         if not iterations:
             print("no self-rationalization iteration is judged in every seed yet", file=sys.stderr)
             return 2
