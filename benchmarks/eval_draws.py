@@ -61,7 +61,7 @@ def draw_rows(run: Path) -> list[dict[str, Any]]:
         kept = next((g for g in gate if g["candidate"].split("/")[0] == f"iter{t}"), None)
         for draw, name in dpo_draws(cfg, t):
             stage = dpo_stage(name)
-            if stage not in stages:
+            if stage not in stages or stages[stage].get("skipped"):  # not trained (e.g. no pairs): no draw
                 continue
             heldout, results = _judge_greedy(cfg, run, stages[stage]["model"], "heldout", run / stage)
             rows.append({

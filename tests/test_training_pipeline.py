@@ -203,6 +203,48 @@ def test_validation_gate_keeps_a_judge_that_clears_it(env, full_run):
     assert "| kept | iter1 |" in (out / "report.md").read_text()
 
 
+def test_an_iteration_with_nothing_to_train_on_keeps_its_judge_and_says_so(env, full_run, monkeypatch):
+    """No preference pairs (min_gap beyond the scale) and no on-gold judgment for RS-SFT: the run
+    finishes instead of crashing after its sampling; each empty stage is recorded as skipped with
+    why, the gate logs the skip, the iteration's judge is the one it started from (judged from the
+    cache), and a rerun trains nothing."""
+    from selfrat_eval.training import baselines
+
+    seed = str(full_run[0] / "sft/pointwise/model")
+    real_rs = baselines.rs_sft_examples
+    monkeypatch.setattr(baselines, "rs_sft_examples",
+                        lambda cfg, records, t: ([], {**real_rs(cfg, records, t)[1], "n_examples": 0}))
+    raw = tiny_config(env["tmp"] / "no-pairs", seed, env["data"], env["bench"], **{
+        "sft.enabled": False, "iterations": [12], "dpo.heldout_pairs": 0, "curation.min_gap": 5,
+        "baselines": ["rejection-sampling"], "validation": {"size": 4, "min_gain": -10.0}})
+    cfg = TrainConfig.from_dict(raw)
+    summary = run_pipeline(cfg)
+    out = Path(cfg.output_dir)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert stages["iter1/curation"]["n_pairs"] == 0 and stages["iter1/sampling"]["status"] == "done"
+    assert "no preference pairs" in stages["iter1/dpo"]["skipped"] and stages["iter1/dpo"]["n_pairs"] == 0
+    assert "nothing to SFT on" in stages["rs_sft"]["skipped"] and stages["rs_sft"]["n_examples"] == 0
+    assert not (out / "iter1/dpo/model").exists() and not (out / "rs_sft/model").exists()
+    assert summary["judges"] == {"base": seed, "rs_sft": seed, "iter1": seed} and summary["final_model"] == seed
+    gate = summary["validation_gate"][1]
+    assert gate["skipped"] and gate["kept"] is False and gate["judge"] == "base" and "iter1/validation" not in stages
+    base_eval = json.loads((out / "base/eval/greedy/results.json").read_text())
+    it1_eval = json.loads((out / "iter1/eval/greedy/results.json").read_text())
+    assert it1_eval["items"] == base_eval["items"] and it1_eval["generation"]["cache_misses"] == 0
+    report = (out / "report.md").read_text()
+    assert "| skipped: nothing to train on | base |" in report and report.count("**skipped**") == 2
+    assert run_pipeline(cfg)["judges"] == summary["judges"]  # resumed: every stage done, nothing retrained
+
+    # the rejection-sampling method: its iteration's RS-SFT had nothing to train on
+    raw["output_dir"] = str(env["tmp"] / "no-pairs-rs" / "run")
+    raw["method"], raw["baselines"] = "rejection-sampling", []
+    cfg = TrainConfig.from_dict(raw)
+    summary = run_pipeline(cfg)
+    stages = json.loads((Path(cfg.output_dir) / "manifest.json").read_text())["stages"]
+    assert "nothing to SFT on" in stages["iter1/rs_sft"]["skipped"] and "iter1/dpo" not in stages
+    assert summary["judges"]["iter1"] == seed and summary["validation_gate"][1]["skipped"]
+
+
 def test_validation_draws_train_each_draw_on_the_same_pairs_and_keep_the_best(env, full_run):
     """validation.draws 2: a second DPO draw on iteration 1's pairs (another seed, other weights),
     both validated; the gate weighs the one with the higher validation Pearson."""

@@ -477,12 +477,36 @@ class Pipeline:
         def run() -> dict[str, Any]:
             rows, stats = rs_sft_examples(cfg, records, t)
             if not rows:
-                raise RuntimeError(f"iteration {t}: no sampled judgment matched the gold score; nothing to SFT on")
+                return self._untrained(t, judge, stats, "no sampled judgment matched the gold score; nothing to SFT on")
             model_dir = train_sft(rows, judge, out_dir, cfg, cfg.rs_sft, seed=derive_seed(cfg.seed, t, 3), fault_stage="rs_sft")
             return {"model": str(model_dir), **stats}
 
         info = self.stage(stage, run, all_ranks=True)
-        return ModelRef(info["model"])
+        return judge if info.get("skipped") else ModelRef(info["model"])
+
+    def _untrained(self, t: int, judge: ModelRef, stats: dict[str, Any], reason: str) -> dict[str, Any]:
+        """A training stage with nothing to train on: recorded as skipped (with why and the counts
+        that led there), its judge the one it would have trained from, so that a run whose samples
+        gave no pairs still finishes and says so instead of crashing after its sampling."""
+        log.warning("iteration %d: %s; the judge stays %s (raise sampling.n or the re-sampling budget, lower "
+                    "curation.min_gap, or check the samples' parse rate)", t, reason, judge.path)
+        return {"model": judge.path, "skipped": reason, **stats}
+
+    def keep_untrained(self, t: int, judge: ModelRef) -> ModelRef:
+        """Iteration t when it had nothing to train on (no preference pairs; for the
+        rejection-sampling method no on-gold judgment, its stage already skipped): the DPO stage
+        ``iter<t>/dpo`` is recorded as skipped, the gate logs the skip, and the iteration's judge is
+        the one it started from."""
+        if self.cfg.method != "rejection-sampling":
+            curation = self.out / f"iter{t}" / "curation.json"
+            self.stage(f"iter{t}/dpo", lambda: self._untrained(
+                t, judge, {"n_pairs": 0}, f"curation produced no preference pairs (see {curation})"), all_ranks=True)
+        if self.validation:
+            held = self.gate_log[-1]
+            self.gate_log.append({"candidate": f"iter{t}", "candidate_pearson": None, "incumbent": held["judge"],
+                                  "incumbent_pearson": held["pearson"], "kept": False, "judge": held["judge"],
+                                  "pearson": held["pearson"], "model": judge.path, "skipped": "nothing to train on"})
+        return judge
 
     # ---- driver ------------------------------------------------------------------------------
 
@@ -502,6 +526,8 @@ class Pipeline:
             if cfg.method == "rejection-sampling":
                 trained = [(f"iter{t}", self.rejection_sft(t, judge, records, f"iter{t}/rs_sft",
                                                            self.out / f"iter{t}" / "rs_sft"))]
+                if trained[0][1] is judge:  # nothing to SFT on: nothing for the gate to weigh
+                    trained = []
             else:
                 if t == 1 and "rejection-sampling" in cfg.baselines:
                     # the baseline sees exactly the inputs and samples SRE iteration 1 uses
@@ -509,8 +535,9 @@ class Pipeline:
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
                 pairs, held = self.curate(t, judge, records, items)
-                trained = [(name, self.dpo(t, judge, pairs, held, draw, dpo_stage(name))) for draw, name in dpo_draws(cfg, t)]
-            judge = self.gate(t, judge, trained)
+                trained = [(name, self.dpo(t, judge, pairs, held, draw, dpo_stage(name)))
+                           for draw, name in dpo_draws(cfg, t)] if pairs else []
+            judge = self.gate(t, judge, trained) if trained else self.keep_untrained(t, judge)
             self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
         summary = {
@@ -640,9 +667,10 @@ def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
             draws = g.get("draws")
             best_of = f" (best of {len(draws)} DPO draws: " + ", ".join(
                 f"`{d['candidate']}` {_f(d['pearson'])}" for d in draws) + ")" if draws else ""
+            decision = f"skipped: {g['skipped']}" if g.get("skipped") else "kept" if g["kept"] else "rejected"
             lines.append(
                 f"| {g['candidate']} | {_f(g['candidate_pearson'])}{best_of} | {g['incumbent']} "
-                f"({_f(g['incumbent_pearson'])}) | {'kept' if g['kept'] else 'rejected'} | {g['judge']} |"
+                f"({_f(g['incumbent_pearson'])}) | {decision} | {g['judge']} |"
             )
     lines += ["", "## Stages", ""]
     for name, info in stages.items():
@@ -656,6 +684,8 @@ def render_report(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
         if "heldout_margin" in info:
             hm = info["heldout_margin"]
             extra += f" — held-out margin {hm['before']:.3f} -> {hm['after']:.3f}"
+        if info.get("skipped"):
+            extra += f" — **skipped**: {info['skipped']} (the judge stays `{info['model']}`)"
         lines.append(f"- `{name}`: {info.get('seconds', '?')} s{extra}")
     return "\n".join(lines) + "\n"
 
