@@ -334,12 +334,19 @@ class Pipeline:
     def gate(self, t: int, incumbent: ModelRef, candidates: list[tuple[str, ModelRef]]) -> ModelRef:
         """Iteration t's judge: the candidate (name, model) with the best validation Pearson (the
         first on a tie) if it reaches the incumbent's plus ``validation.min_gain``, else the
-        incumbent. Without a validation split there is one candidate, and it is kept."""
+        incumbent. Without a validation split there is one candidate, and it is kept. Without
+        candidates (the iteration had nothing to train on, its training stage recorded as skipped)
+        the incumbent stays, and the gate logs the skip."""
         if not self.validation:
-            return candidates[0][1]
+            return candidates[0][1] if candidates else incumbent
         if not self.gate_log:
             raise RuntimeError("the seed judge's validation stage has not run")
         held = self.gate_log[-1]
+        if not candidates:
+            self.gate_log.append({"candidate": f"iter{t}", "candidate_pearson": None, "incumbent": held["judge"],
+                                  "incumbent_pearson": held["pearson"], "kept": False, "judge": held["judge"],
+                                  "pearson": held["pearson"], "model": incumbent.path, "skipped": "nothing to train on"})
+            return incumbent
         scored = [(name, ref, self.validate(name, ref).get("pearson")) for name, ref in candidates]
         name, candidate, new = max(scored, key=lambda c: _rank(c[2]))  # max keeps the first of equals
         old = held["pearson"]
@@ -492,21 +499,12 @@ class Pipeline:
                     "curation.min_gap, or check the samples' parse rate)", t, reason, judge.path)
         return {"model": judge.path, "skipped": reason, **stats}
 
-    def keep_untrained(self, t: int, judge: ModelRef) -> ModelRef:
-        """Iteration t when it had nothing to train on (no preference pairs; for the
-        rejection-sampling method no on-gold judgment, its stage already skipped): the DPO stage
-        ``iter<t>/dpo`` is recorded as skipped, the gate logs the skip, and the iteration's judge is
-        the one it started from."""
-        if self.cfg.method != "rejection-sampling":
-            curation = self.out / f"iter{t}" / "curation.json"
-            self.stage(f"iter{t}/dpo", lambda: self._untrained(
-                t, judge, {"n_pairs": 0}, f"curation produced no preference pairs (see {curation})"), all_ranks=True)
-        if self.validation:
-            held = self.gate_log[-1]
-            self.gate_log.append({"candidate": f"iter{t}", "candidate_pearson": None, "incumbent": held["judge"],
-                                  "incumbent_pearson": held["pearson"], "kept": False, "judge": held["judge"],
-                                  "pearson": held["pearson"], "model": judge.path, "skipped": "nothing to train on"})
-        return judge
+    def skip_dpo(self, t: int, judge: ModelRef) -> None:
+        """Iteration t's DPO when curation gave no preference pairs: stage ``iter<t>/dpo`` recorded
+        as skipped, no draw trained."""
+        curation = self.out / f"iter{t}" / "curation.json"
+        self.stage(f"iter{t}/dpo", lambda: self._untrained(
+            t, judge, {"n_pairs": 0}, f"curation produced no preference pairs (see {curation})"), all_ranks=True)
 
     # ---- driver ------------------------------------------------------------------------------
 
@@ -524,10 +522,8 @@ class Pipeline:
             items = [self.iter_pool[i] for i in idx]
             records = self.sample(t, judge, items)
             if cfg.method == "rejection-sampling":
-                trained = [(f"iter{t}", self.rejection_sft(t, judge, records, f"iter{t}/rs_sft",
-                                                           self.out / f"iter{t}" / "rs_sft"))]
-                if trained[0][1] is judge:  # nothing to SFT on: nothing for the gate to weigh
-                    trained = []
+                rs = self.rejection_sft(t, judge, records, f"iter{t}/rs_sft", self.out / f"iter{t}" / "rs_sft")
+                trained = [] if rs is judge else [(f"iter{t}", rs)]  # a skipped RS-SFT returns its starting judge
             else:
                 if t == 1 and "rejection-sampling" in cfg.baselines:
                     # the baseline sees exactly the inputs and samples SRE iteration 1 uses
@@ -535,9 +531,11 @@ class Pipeline:
                     self.judges["rs_sft"] = rs.path
                     self.evaluate("rs_sft", rs, self.out / "rs_sft" / "eval")
                 pairs, held = self.curate(t, judge, records, items)
+                if not pairs:
+                    self.skip_dpo(t, judge)
                 trained = [(name, self.dpo(t, judge, pairs, held, draw, dpo_stage(name)))
                            for draw, name in dpo_draws(cfg, t)] if pairs else []
-            judge = self.gate(t, judge, trained) if trained else self.keep_untrained(t, judge)
+            judge = self.gate(t, judge, trained)
             self.judges[f"iter{t}"] = judge.path
             self.evaluate(f"iter{t}", judge, self.out / f"iter{t}" / "eval")
         summary = {
