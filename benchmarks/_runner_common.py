@@ -71,3 +71,17 @@ def emit(result: dict[str, Any], out: str | None) -> None:
     print(text)
     if out:
         Path(out).write_text(text + "\n", encoding="utf-8")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``) and whether it has AMX: bf16 speed differs a lot
+    between the VMs these benchmarks run on."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "unknown")
+    flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
+    return f"{name} ({'AMX' if 'amx_bf16' in flags else 'no AMX'}{', avx512_bf16' if 'avx512_bf16' in flags else ''})"

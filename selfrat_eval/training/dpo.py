@@ -22,6 +22,7 @@ from typing import Any
 
 from . import faults
 from .config import TrainConfig
+from .fused_head import labelled_positions_only
 from .modeling import ModelRef, free_accelerator_memory, load_model, load_tokenizer, peft_config, save_trained
 from .trainer_args import common_args, last_checkpoint, one_device_per_process
 
@@ -122,6 +123,12 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     if not pairs:
         raise ValueError(f"{out_dir}: no preference pairs to train on")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the prompt is masked out of every forward (reference, policy): its vocabulary projection is wasted
+    with labelled_positions_only():
+        return _train_dpo(pairs, start, out_dir, cfg, seed=seed)
+
+
+def _train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, cfg: TrainConfig, *, seed: int) -> Path:
     trainer = build_trainer(pairs, start, out_dir, cfg, seed=seed)
     main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
     probe = reference_probe(trainer)

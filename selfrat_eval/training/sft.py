@@ -19,6 +19,7 @@ from ..records import DataError, PairwiseItem, PointwiseItem
 from . import faults
 from .config import TrainConfig, TrainerSettings
 from .data import judge_messages, sft_target
+from .fused_head import labelled_positions_only
 from .modeling import ModelRef, free_accelerator_memory, load_model, load_tokenizer, peft_config, save_trained
 from .trainer_args import common_args, last_checkpoint, one_device_per_process
 
@@ -92,18 +93,19 @@ def train_sft(
         dataset_num_proc=None,
     )
     one_device_per_process(args)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=peft_config(cfg.lora) if cfg.lora.enabled else None,
-        callbacks=[faults.trainer_callback(fault_stage)],
-    )
-    resume = last_checkpoint(ckpt_dir)
-    if resume:
-        log.info("SFT: resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+    with labelled_positions_only():  # the prompt is masked out: its vocabulary projection is wasted
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tokenizer,
+            peft_config=peft_config(cfg.lora) if cfg.lora.enabled else None,
+            callbacks=[faults.trainer_callback(fault_stage)],
+        )
+        resume = last_checkpoint(ckpt_dir)
+        if resume:
+            log.info("SFT: resuming from %s", resume)
+        result = trainer.train(resume_from_checkpoint=resume)
     model_dir = save_trained(trainer, tokenizer, out_dir / "model")
     trainer.save_metrics("train", result.metrics)
     del trainer, model
