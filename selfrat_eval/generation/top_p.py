@@ -1,8 +1,8 @@
 """Nucleus (top-p) filtering that does not sort the whole vocabulary at every step.
 
 transformers' ``TopPLogitsWarper`` sorts all ``vocab`` logits of every row at every decoding step.
-With a 49k vocabulary and 16 rows that sort costs ~30 ms per step on a 2-core CPU, a quarter of a
-SmolLM2-135M sampling step. A judge's nucleus at ``top_p`` 0.95 holds a handful of tokens, so the
+With a 49k vocabulary and 16 rows that sort costs ~30 ms per step on a 2-core CPU; a SmolLM2-135M
+sampling batch takes 0.93x the time without it (``benchmarks/bench_top_p.py``). A judge's nucleus at ``top_p`` 0.95 holds a handful of tokens, so the
 ``candidates`` best (``topk``, ~4 ms) almost always contain it: the filter is computed on them, and
 a row whose nucleus is not inside them (a nearly flat distribution) goes through transformers' own
 warper. The kept set and its logits are those of ``TopPLogitsWarper`` (keep a token iff the mass of
