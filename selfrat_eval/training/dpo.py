@@ -123,27 +123,23 @@ def train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, c
     if not pairs:
         raise ValueError(f"{out_dir}: no preference pairs to train on")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # the prompt is masked out of every forward (reference, policy): its vocabulary projection is wasted
+    # trl's reference and policy forwards skip the masked prompt's vocabulary projection (fused_head.py)
     with labelled_positions_only():
-        return _train_dpo(pairs, start, out_dir, cfg, seed=seed)
-
-
-def _train_dpo(pairs: Sequence[dict[str, Any]], start: ModelRef, out_dir: Path, cfg: TrainConfig, *, seed: int) -> Path:
-    trainer = build_trainer(pairs, start, out_dir, cfg, seed=seed)
-    main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
-    probe = reference_probe(trainer)
-    probe["reference"] = start.path
-    if main:
-        chosen_lengths = [len(ids) for ids in trainer.train_dataset["chosen_ids"]]
-        weights = loss_token_weights(cfg.dpo.beta, cfg.dpo.nll_alpha, cfg.dpo.loss_type, chosen_lengths)
-        (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
-        (out_dir / "loss_weights.json").write_text(json.dumps(weights, indent=1), encoding="utf-8")
-        if weights["nll_over_dpo"] is not None:
-            log.info("DPO: the NLL term weighs each chosen token %.2fx the DPO term at the start", weights["nll_over_dpo"])
-    resume = last_checkpoint(out_dir / "checkpoints")
-    if resume:
-        log.info("DPO: resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+        trainer = build_trainer(pairs, start, out_dir, cfg, seed=seed)
+        main = trainer.accelerator.is_main_process  # under DDP every rank trains; one writes files
+        probe = reference_probe(trainer)
+        probe["reference"] = start.path
+        if main:
+            chosen_lengths = [len(ids) for ids in trainer.train_dataset["chosen_ids"]]
+            weights = loss_token_weights(cfg.dpo.beta, cfg.dpo.nll_alpha, cfg.dpo.loss_type, chosen_lengths)
+            (out_dir / "reference_probe.json").write_text(json.dumps(probe), encoding="utf-8")
+            (out_dir / "loss_weights.json").write_text(json.dumps(weights, indent=1), encoding="utf-8")
+            if weights["nll_over_dpo"] is not None:
+                log.info("DPO: the NLL term weighs each chosen token %.2fx the DPO term at the start", weights["nll_over_dpo"])
+        resume = last_checkpoint(out_dir / "checkpoints")
+        if resume:
+            log.info("DPO: resuming from %s", resume)
+        result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_metrics("train", result.metrics)
     history = [h for h in trainer.state.log_history if any(k.startswith("rewards/") for k in h)]
     if main:
