@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Issue 11 on the CPU, one seed end to end: data, the training run of records/sre-3seed-it2/seed<S>.yaml
 # (seed SFT, RS-SFT, SRE iterations 1-2 with the validation gate), every comparison judge greedy and
-# expected-score (compare_runs.py), and the seed's effect table with its per-item predictions.
+# expected-score (compare_runs.py), the seed's effect table with its per-item predictions, the run's
+# stage times and curation counts (run_summary.py), and the verdict probe of its greedy judges
+# (probe_verdict_marginal.py; PROBE=0 skips it, ~10 min).
 # Seeds land one at a time: the seed's predictions.jsonl is copied into the record, and
 # bench_sre_effect.py --from-predictions pools recorded seeds later, so a seed that finished in one
 # session need not be trained again when runs/ is gone.
 #
 #   make install-vllm                                   # vLLM's CPU build in .venv-vllm (generation)
-#   bash benchmarks/sre_seed_cpu.sh 0                    # one seed on both cores (~1.5-2 h on 2 cores)
+#   bash benchmarks/sre_seed_cpu.sh 0                    # one seed on both cores (73-80 min + the probe)
 #   CORES=1 bash benchmarks/sre_seed_cpu.sh 1            # pin to core 1, one thread
 #   python benchmarks/bench_sre_effect.py --seed-list 0 1 2 --no-run --out runs/sre-3seed-cmp \
 #     --from-predictions benchmarks/records/sre-3seed-it2/predictions-seed*.jsonl   # pooled, when all have landed
 #
 # A killed step resumes with the same command (the run's manifest and the evaluation cache).
+# Run nothing else meanwhile: a second process on one of the two cores slows both OpenMP threads 6-9x.
 set -euo pipefail
 s=${1:?usage: sre_seed_cpu.sh SEED}
 PY=${PY:-.venv-vllm/bin/python}
@@ -43,5 +46,13 @@ run "$PY" -m selfrat_eval.training --config "$REC/seed$s.yaml"
 run "$PY" benchmarks/compare_runs.py --out "$R-cmp/seed$s" --run "$R/seed$s"
 run "$PY" benchmarks/bench_sre_effect.py --seed-list "$s" --no-run --out "$R-cmp" --bootstrap 5000
 cp "$R-cmp/predictions.jsonl" "$REC/predictions-seed$s.jsonl"
+cp "$R-cmp/effect.md" "$REC/effect-seed$s.md"
+cp "$R-cmp/effect.json" "$REC/effect-seed$s.json"
 cp "$R/seed$s/curve.json" "$REC/curve-seed$s.json"
+run "$PY" benchmarks/run_summary.py "$R/seed$s" "$REC/run-seed$s.json"
+if [ "${PROBE:-1}" = 1 ]; then
+  run "$PY" benchmarks/probe_verdict_marginal.py --curve "$R/seed$s/curve.json" --out "$R-probe/seed$s"
+  cp "$R-probe/seed$s/verdict_marginal.md" "$REC/probe-verdicts-seed$s.md"
+  cp "$R-probe/seed$s/verdict_marginal.json" "$REC/probe-verdicts-seed$s.json"
+fi
 echo "[$(date +%T)] seed $s done: $REC/predictions-seed$s.jsonl"

@@ -1,0 +1,188 @@
+"""Probe (issue 11): an expected score read from the judge's verdicts inside its rationale, not
+from the score token after ``[RESULT]``.
+
+The running-count judges of the demo write one verdict per constraint and then the score
+("... (met, 1 so far). ... 1 of 4 met, so the score is 2. [RESULT] 2"). The score token after the
+marker copies the count sentence (top probability > 0.9997), so the protocol's expected-score
+judging equals greedy judging for them. Their uncertainty sits in the verdicts: at each ``" ("``
+before a verdict the judge chooses between ``met`` and ``violated``. This probe teacher-forces
+each greedy judgment and reads, at every verdict, p(met) = P(met) / (P(met) + P(violated)) from the
+backend's ``next_token_logprobs`` (the call expected-score judging uses). With the synthetic
+rubric's mapping (score = met constraints + 1, four constraints per item) the expected score is
+``1 + sum of p(met)``: linear in the verdicts, so independence between them is not assumed.
+
+A judgment whose verdict count is not the rubric's (four), or whose verdict tokens fall outside
+the top-k at some verdict, is counted and left out (no default score); so are unparsed ones.
+
+    .venv-vllm/bin/python benchmarks/probe_verdict_marginal.py --out runs/probe-verdicts/seed0 \
+        --judge "SFT seed=runs/sre-3seed/seed0/sft/eval/greedy/results.json" \
+        --judge "SRE iter 2=runs/sre-3seed/seed0/iter2/eval/greedy/results.json"
+    .venv-vllm/bin/python benchmarks/probe_verdict_marginal.py --out runs/probe-verdicts/seed0 \
+        --curve runs/sre-3seed/seed0/curve.json      # every greedy judge of a training run, each model once
+
+Writes ``OUT/verdict_marginal.json`` (per judge: greedy and verdict-marginal Pearson with the
+paired bootstrap of the difference on the same items, counts, per-item predictions) and
+``OUT/verdict_marginal.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from selfrat_eval.generation.factory import BackendConfig, build_backend, release_backend, vllm_available
+from selfrat_eval.metrics import paired_bootstrap_diff, pearson
+from selfrat_eval.protocols import get_protocol
+from selfrat_eval.protocols.base import BenchmarkOptions
+
+VERDICT = re.compile(r" \((met|violated)\b")
+WORDS = ("met", "violated")
+N_CONSTRAINTS = 4  # the synthetic rubric: "exactly k of the four constraints" -> score k + 1
+
+
+def verdict_prefixes(text: str) -> list[str]:
+    """The judgment up to and including each verdict's ``" ("`` (where the verdict is chosen)."""
+    return [text[: m.start() + 2] for m in VERDICT.finditer(text)]
+
+
+def p_met(top: dict[str, float]) -> float | None:
+    """P(met) / (P(met) + P(violated)) from a top-k next-token distribution; a token counts for a
+    word it starts (``"viol"`` for ``violated``). None when neither word is in the top-k."""
+    mass = dict.fromkeys(WORDS, 0.0)
+    for token, lp in top.items():
+        tok = token.strip().lower()
+        if not tok or lp is None or math.isnan(lp):
+            continue
+        for word in WORDS:
+            if word.startswith(tok):
+                mass[word] += math.exp(lp)
+    total = mass["met"] + mass["violated"]
+    return mass["met"] / total if total > 0 else None
+
+
+def judge_predictions(backend: Any, prompts: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Verdict-marginal predictions of one judge's greedy judgments (``items`` of its results.json)."""
+    queries: list[tuple[int, Any, str]] = []
+    outcome: dict[int, str] = {}
+    for i, it in enumerate(items):
+        draw = it["requests"]["score"]["draws"][0]
+        if draw["value"] is None:
+            outcome[i] = "unparsed"
+            continue
+        prefixes = verdict_prefixes(draw["text"])
+        if len(prefixes) != N_CONSTRAINTS:
+            outcome[i] = "verdict_count"
+            continue
+        queries += [(i, prompts[it["id"]], p) for p in prefixes]
+    tops = backend.next_token_logprobs([q[1] for q in queries], [q[2] for q in queries]) if queries else []
+    per_item: dict[int, list[float | None]] = {}
+    for (i, _, _), top in zip(queries, tops, strict=True):
+        per_item.setdefault(i, []).append(p_met(top))
+    rows = []
+    for i, it in enumerate(items):
+        probs = per_item.get(i)
+        if probs is not None and any(p is None for p in probs):
+            outcome[i] = "verdict_outside_top_k"
+        greedy = it["requests"]["score"]["draws"][0]["value"]
+        expected = 1.0 + sum(probs) if i not in outcome and probs else None
+        rows.append({"id": it["id"], "gold": it["result"]["gold"], "greedy": greedy, "expected": expected,
+                     "p_met": probs, "outcome": outcome.get(i, "read")})
+    return {"rows": rows}
+
+
+def summarize(name: str, rows: list[dict[str, Any]], n_resamples: int) -> dict[str, Any]:
+    read = [r for r in rows if r["outcome"] == "read"]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    gold = [r["gold"] for r in read]
+    greedy = [float(r["greedy"]) for r in read]
+    expected = [r["expected"] for r in read]
+    diff = paired_bootstrap_diff(expected, greedy, gold, n_resamples=n_resamples, seed=0)
+    probs = [p for r in read for p in r["p_met"]]
+    return {
+        "judge": name,
+        "n": len(rows),
+        "outcomes": counts,
+        "greedy_pearson_all": pearson([float(r["greedy"]) if r["greedy"] is not None else math.nan for r in rows],
+                                      [r["gold"] for r in rows]),
+        "greedy_pearson": diff["pearson_b"],
+        "expected_pearson": diff["pearson_a"],
+        "diff": diff["diff"],
+        "ci": diff["ci"],
+        "p_not_greater": diff.get("p_not_greater"),
+        "verdicts_below_0.99_confidence": sum(1 for p in probs if 0.01 < p < 0.99),
+        "n_verdicts": len(probs),
+    }
+
+
+def curve_judges(path: Path) -> list[tuple[str, str]]:
+    """(name, results.json) of every greedy held-out evaluation in a run's ``curve.json``; a model that
+    stands for several judges (an iteration the gate did not replace) is judged once, under all
+    its names (``iter1 = iter2``)."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for entry in json.loads(path.read_text(encoding="utf-8"))["curve"]:
+        if entry.get("strategy") == "greedy":
+            by_model.setdefault(entry["model"], []).append(entry)
+    return [(" = ".join(e["judge"] for e in entries), entries[0]["results"]) for entries in by_model.values()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--judge", action="append", default=[], metavar="NAME=RESULTS_JSON",
+                    help="a judge's greedy feedback_bench results.json (its model and held-out file are read from it)")
+    ap.add_argument("--curve", type=Path, default=None, help="a training run's curve.json: every greedy judge of it")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--backend", default=None, help="vllm where importable, else hf")
+    ap.add_argument("--dtype", default="float32", help="float32: bf16 logits move p(met) in steps of ~0.1")
+    ap.add_argument("--bootstrap", type=int, default=5000)
+    ap.add_argument("--limit", type=int, default=None, help="first N items per judge (a smoke run)")
+    args = ap.parse_args(argv)
+    specs = [spec.partition("=")[::2] for spec in args.judge] + (curve_judges(args.curve) if args.curve else [])
+    if not specs:
+        ap.error("name a judge (--judge) or a run (--curve)")
+    if any(not name or not path for name, path in specs):
+        ap.error("--judge takes NAME=RESULTS_JSON")
+    backend_name = args.backend or ("vllm" if vllm_available() else "hf")
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"backend": backend_name, "dtype": args.dtype, "judges": []}
+    predictions: dict[str, Any] = {}
+    for name, path in specs:
+        res = json.loads(Path(path).read_text(encoding="utf-8"))
+        if res["benchmark"] != "feedback_bench" or res["strategy"] != "greedy":
+            raise SystemExit(f"{path}: a greedy feedback_bench run is needed")
+        options = res["config"]["options"]
+        protocol = get_protocol("feedback_bench", BenchmarkOptions(data=options["data"], split=options.get("split")))
+        prompts = {item.id: protocol.requests(item)[0].prompt.messages() for item in protocol.load().items}
+        backend = build_backend(res["config"]["judge"], BackendConfig(name=backend_name, dtype=args.dtype, device="cpu"))
+        try:
+            out = judge_predictions(backend, prompts, res["items"][: args.limit])
+        finally:
+            release_backend(backend)
+            del backend
+            gc.collect()
+        summary = summarize(name, out["rows"], args.bootstrap)
+        summary["results"] = path
+        report["judges"].append(summary)
+        predictions[name] = out["rows"]
+        print(json.dumps({k: v for k, v in summary.items() if k != "results"}), flush=True)
+    (args.out / "verdict_marginal.json").write_text(json.dumps({**report, "predictions": predictions}, indent=1))
+    lines = ["| judge | items read | greedy Pearson | verdict-marginal expected | difference [95% CI] | verdicts with 0.01 < p(met) < 0.99 |",
+             "|---|---|---|---|---|---|"]
+    for s in report["judges"]:
+        lines.append(f"| {s['judge']} | {s['outcomes'].get('read', 0)} / {s['n']} | {s['greedy_pearson']:.3f} | "
+                     f"{s['expected_pearson']:.3f} | {s['diff']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}] | "
+                     f"{s['verdicts_below_0.99_confidence']} / {s['n_verdicts']} |")
+    (args.out / "verdict_marginal.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
