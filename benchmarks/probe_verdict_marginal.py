@@ -33,6 +33,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from selfrat_eval.generation.factory import BackendConfig, build_backend, releas
 from selfrat_eval.metrics import paired_bootstrap_diff, pearson
 from selfrat_eval.protocols import get_protocol
 from selfrat_eval.protocols.base import BenchmarkOptions
+from selfrat_eval.protocols.expected import token_verdict
 
 VERDICT = re.compile(r" \((met|violated)\b")
 WORDS = ("met", "violated")
@@ -56,7 +58,7 @@ def p_met(top: dict[str, float]) -> float | None:
     word it starts (``"viol"`` for ``violated``). None when neither word is in the top-k."""
     mass = dict.fromkeys(WORDS, 0.0)
     for token, lp in top.items():
-        tok = token.strip().lower()
+        tok = token_verdict(token).lower()  # the protocol's token normalisation (whitespace, brackets, width)
         if not tok or lp is None or math.isnan(lp):
             continue
         for word in WORDS:
@@ -98,9 +100,7 @@ def judge_predictions(backend: Any, prompts: dict[str, Any], items: list[dict[st
 
 def summarize(name: str, rows: list[dict[str, Any]], n_resamples: int) -> dict[str, Any]:
     read = [r for r in rows if r["outcome"] == "read"]
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    counts = dict(Counter(r["outcome"] for r in rows))
     gold = [r["gold"] for r in read]
     greedy = [float(r["greedy"]) for r in read]
     expected = [r["expected"] for r in read]
