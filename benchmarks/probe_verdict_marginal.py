@@ -23,6 +23,16 @@ the top-k at some verdict, is counted and left out (no default score); so are un
 Writes ``OUT/verdict_marginal.json`` (per judge: greedy and verdict-marginal Pearson with the
 paired bootstrap of the difference on the same items, counts, per-item predictions) and
 ``OUT/verdict_marginal.md``.
+
+Seeds probed one at a time pool as ``bench_sre_effect.py`` pools them (items of all seeds
+concatenated, paired bootstrap over items); a judge standing for several names (``iter1 = iter2``)
+joins each name's pool:
+
+    python benchmarks/probe_verdict_marginal.py --out runs/probe-pool --target iter2 \
+        --pool benchmarks/records/sre-3seed-it2/probe-verdicts-seed{0,1,2}.json
+
+writes ``OUT/verdict_marginal_pooled.{json,md}``: per judge, verdict-marginal minus greedy; and the
+target judge minus every other one, both read from the verdicts.
 """
 
 from __future__ import annotations
@@ -133,6 +143,59 @@ def curve_judges(path: Path) -> list[tuple[str, str]]:
     return [(" = ".join(e["judge"] for e in entries), entries[0]["results"]) for entries in by_model.values()]
 
 
+def pooled_rows(reports: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per judge name, its rows over every report (seed), each tagged with the report's index; a
+    judge named ``a = b`` joins the pools of ``a`` and of ``b``."""
+    pools: dict[str, list[dict[str, Any]]] = {}
+    for k, report in enumerate(reports):
+        for name, rows in report["predictions"].items():
+            for part in name.split(" = "):
+                pools.setdefault(part.strip(), []).extend({**r, "source": k} for r in rows)
+    return pools
+
+
+def pool(reports: list[dict[str, Any]], *, target: str | None, n_resamples: int) -> dict[str, Any]:
+    """Per-judge verdict-marginal minus greedy over the concatenated seeds, and ``target`` minus
+    every other judge (verdict-marginal both), each on items aligned by (seed, id). A judge's
+    unread items are left out of its own Pearson (as in :func:`paired_bootstrap_diff`)."""
+    pools = pooled_rows(reports)
+    if target is not None and target not in pools:
+        raise SystemExit(f"--target {target!r} is not a judge of the pooled reports ({', '.join(pools)})")
+    out: dict[str, Any] = {"n_reports": len(reports), "judges": [summarize(name, rows, n_resamples) for name, rows in pools.items()],
+                           "pooling": "items of all reports concatenated, aligned by (report, id); bootstrap over items"}
+    if target is not None:
+        by_key = {name: {(r["source"], r["id"]): r for r in rows} for name, rows in pools.items()}
+        keys = sorted(by_key[target])
+        gold = [by_key[target][key]["gold"] for key in keys]
+        out["target"], out["target_minus"] = target, []
+        for name in pools:
+            if name == target:
+                continue
+            other = [by_key[name].get(key) for key in keys]
+            if any(r is None for r in other):
+                raise SystemExit(f"judges {target!r} and {name!r} were probed on different items")
+            diff = paired_bootstrap_diff([by_key[target][key]["expected"] for key in keys],
+                                         [r["expected"] for r in other], gold, n_resamples=n_resamples, seed=0)
+            out["target_minus"].append({"judge": name, "target_pearson": diff["pearson_a"], "pearson": diff["pearson_b"],
+                                        "diff": diff["diff"], "ci": diff["ci"], "p_not_greater": diff.get("p_not_greater")})
+    return out
+
+
+def pooled_markdown(pooled: dict[str, Any]) -> str:
+    lines = [f"{pooled['n_reports']} reports pooled ({pooled['pooling']}).", "",
+             "| judge | items read | greedy Pearson | verdict-marginal expected | difference [95% CI] |", "|---|---|---|---|---|"]
+    for s in pooled["judges"]:
+        lines.append(f"| {s['judge']} | {s['outcomes'].get('read', 0)} / {s['n']} | {s['greedy_pearson']:.3f} | "
+                     f"{s['expected_pearson']:.3f} | {s['diff']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}] |")
+    if pooled.get("target_minus"):
+        lines += ["", f"| {pooled['target']} minus (verdict-marginal both) | {pooled['target']} | other | difference [95% CI] |",
+                  "|---|---|---|---|"]
+        for d in pooled["target_minus"]:
+            lines.append(f"| {d['judge']} | {d['target_pearson']:.3f} | {d['pearson']:.3f} | "
+                         f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--judge", action="append", default=[], metavar="NAME=RESULTS_JSON",
@@ -143,7 +206,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", default="float32", help="float32: bf16 logits move p(met) in steps of ~0.1")
     ap.add_argument("--bootstrap", type=int, default=5000)
     ap.add_argument("--limit", type=int, default=None, help="first N items per judge (a smoke run)")
+    ap.add_argument("--pool", type=Path, nargs="+", default=None, metavar="VERDICT_MARGINAL_JSON",
+                    help="pool earlier runs of this probe (one per seed) instead of probing")
+    ap.add_argument("--target", default=None, help="with --pool: the judge compared with every other (e.g. iter2)")
     args = ap.parse_args(argv)
+    if args.pool:
+        if args.judge or args.curve:
+            ap.error("--pool reads earlier probes; it takes no --judge/--curve")
+        pooled = pool([json.loads(p.read_text(encoding="utf-8")) for p in args.pool], target=args.target,
+                      n_resamples=args.bootstrap)
+        pooled["reports"] = [str(p) for p in args.pool]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "verdict_marginal_pooled.json").write_text(json.dumps(pooled, indent=1))
+        text = pooled_markdown(pooled)
+        (args.out / "verdict_marginal_pooled.md").write_text(text)
+        print(text)
+        return 0
     specs = [spec.partition("=")[::2] for spec in args.judge] + (curve_judges(args.curve) if args.curve else [])
     if not specs:
         ap.error("name a judge (--judge) or a run (--curve)")

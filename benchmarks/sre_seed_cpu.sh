@@ -9,10 +9,12 @@
 # session need not be trained again when runs/ is gone.
 #
 #   make install-vllm                                   # vLLM's CPU build in .venv-vllm (generation)
-#   bash benchmarks/sre_seed_cpu.sh 0                    # one seed on both cores (73-80 min + the probe)
+#   bash benchmarks/sre_seed_cpu.sh 0                    # one seed on both cores (66-74 min + the probe)
 #   CORES=1 bash benchmarks/sre_seed_cpu.sh 1            # pin to core 1, one thread
 #   python benchmarks/bench_sre_effect.py --seed-list 0 1 2 --no-run --out runs/sre-3seed-cmp \
 #     --from-predictions benchmarks/records/sre-3seed-it2/predictions-seed*.jsonl   # pooled, when all have landed
+#   .venv-vllm/bin/python benchmarks/probe_verdict_marginal.py --out runs/probe-pool --target iter2 \
+#     --pool benchmarks/records/sre-3seed-it2/probe-verdicts-seed*.json              # the verdict probes, pooled
 #
 # A killed step resumes with the same command (the run's manifest and the evaluation cache).
 # Run nothing else meanwhile: a second process on one of the two cores slows both OpenMP threads 6-9x.

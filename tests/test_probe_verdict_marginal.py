@@ -77,3 +77,40 @@ def test_curve_judges_takes_each_model_once(tmp_path: Path) -> None:
     path = tmp_path / "curve.json"
     path.write_text(json.dumps(curve))
     assert probe.curve_judges(path) == [("sft", "r/sft.json"), ("iter1 = iter2", "r/it1.json")]
+
+
+def _report(rows_by_judge: dict[str, list[tuple[str, float, float, float | None]]]) -> dict:
+    """A probe report: per judge, rows (id, gold, greedy, verdict-marginal expected or None)."""
+    return {"predictions": {name: [{"id": i, "gold": g, "greedy": gr, "expected": ex, "p_met": [0.5] * 4 if ex else None,
+                                    "outcome": "read" if ex is not None else "verdict_count"} for i, g, gr, ex in rows]
+                            for name, rows in rows_by_judge.items()}}
+
+
+def test_pool_concatenates_seeds_and_a_shared_judge_joins_each_name() -> None:
+    seed_a = _report({"sft": [("a", 1, 1, 1.5), ("b", 3, 2, 2.5), ("c", 5, 5, 4.5)],
+                      "iter1 = iter2": [("a", 1, 1, 1.2), ("b", 3, 3, 3.1), ("c", 5, 4, 4.8)]})
+    seed_b = _report({"sft": [("a", 2, 4, 3.0), ("b", 4, 4, None)],
+                      "iter1": [("a", 2, 2, 2.0), ("b", 4, 3, 3.9)], "iter2": [("a", 2, 3, 2.2), ("b", 4, 4, 4.1)]})
+    pooled = probe.pool([seed_a, seed_b], target="iter2", n_resamples=200)
+    judges = {s["judge"]: s for s in pooled["judges"]}
+    assert set(judges) == {"sft", "iter1", "iter2"}
+    assert judges["iter1"]["n"] == judges["iter2"]["n"] == 5  # seed a's shared judge counts for both names
+    assert judges["sft"]["outcomes"] == {"read": 4, "verdict_count": 1}
+    # sft's pooled Pearsons are over its four read items (the unread one is left out, never defaulted)
+    gold, greedy, expected = [1, 3, 5, 2], [1, 2, 5, 4], [1.5, 2.5, 4.5, 3.0]
+    assert judges["sft"]["greedy_pearson"] == pytest.approx(probe.pearson(greedy, gold))
+    assert judges["sft"]["expected_pearson"] == pytest.approx(probe.pearson(expected, gold))
+    minus = {d["judge"]: d for d in pooled["target_minus"]}
+    assert set(minus) == {"sft", "iter1"}
+    it2 = [1.2, 3.1, 4.8, 2.2, 4.1]
+    assert minus["iter1"]["target_pearson"] == pytest.approx(probe.pearson(it2, [1, 3, 5, 2, 4]))
+    assert minus["iter1"]["diff"] == pytest.approx(minus["iter1"]["target_pearson"] - minus["iter1"]["pearson"])
+    assert "iter2 minus" in probe.pooled_markdown(pooled)
+
+
+def test_pool_refuses_judges_probed_on_different_items() -> None:
+    seed = _report({"sft": [("a", 1, 1, 1.5), ("b", 3, 2, 2.5)], "iter2": [("a", 1, 1, 1.2), ("z", 3, 3, 3.1)]})
+    with pytest.raises(SystemExit, match="different items"):
+        probe.pool([seed], target="iter2", n_resamples=50)
+    with pytest.raises(SystemExit, match="not a judge"):
+        probe.pool([seed], target="iter9", n_resamples=50)
