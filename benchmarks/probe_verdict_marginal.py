@@ -82,8 +82,8 @@ def judge_predictions(backend: Any, prompts: dict[str, Any], items: list[dict[st
     """Verdict-marginal predictions of one judge's greedy judgments (``items`` of its results.json)."""
     queries: list[tuple[int, Any, str]] = []
     outcome: dict[int, str] = {}
-    for i, it in enumerate(items):
-        draw = it["requests"]["score"]["draws"][0]
+    draws = [it["requests"]["score"]["draws"][0] for it in items]
+    for i, (it, draw) in enumerate(zip(items, draws, strict=True)):
         if draw["value"] is None:
             outcome[i] = "unparsed"
             continue
@@ -97,13 +97,12 @@ def judge_predictions(backend: Any, prompts: dict[str, Any], items: list[dict[st
     for (i, _, _), top in zip(queries, tops, strict=True):
         per_item.setdefault(i, []).append(p_met(top))
     rows = []
-    for i, it in enumerate(items):
+    for i, (it, draw) in enumerate(zip(items, draws, strict=True)):
         probs = per_item.get(i)
         if probs is not None and any(p is None for p in probs):
             outcome[i] = "verdict_outside_top_k"
-        greedy = it["requests"]["score"]["draws"][0]["value"]
         expected = 1.0 + sum(probs) if i not in outcome and probs else None
-        rows.append({"id": it["id"], "gold": it["result"]["gold"], "greedy": greedy, "expected": expected,
+        rows.append({"id": it["id"], "gold": it["result"]["gold"], "greedy": draw["value"], "expected": expected,
                      "p_met": probs, "outcome": outcome.get(i, "read")})
     return {"rows": rows}
 
@@ -181,12 +180,21 @@ def pool(reports: list[dict[str, Any]], *, target: str | None, n_resamples: int)
     return out
 
 
+def judges_table(summaries: list[dict[str, Any]], *, confidence: bool) -> list[str]:
+    """Markdown rows of :func:`summarize` results (``confidence``: the verdicts-below-0.99 column)."""
+    extra = " verdicts with 0.01 < p(met) < 0.99 |" if confidence else ""
+    lines = ["| judge | items read | greedy Pearson | verdict-marginal expected | difference [95% CI] |" + extra,
+             "|---|---|---|---|---|" + ("---|" if confidence else "")]
+    for s in summaries:
+        row = (f"| {s['judge']} | {s['outcomes'].get('read', 0)} / {s['n']} | {s['greedy_pearson']:.3f} | "
+               f"{s['expected_pearson']:.3f} | {s['diff']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}] |")
+        lines.append(row + (f" {s['verdicts_below_0.99_confidence']} / {s['n_verdicts']} |" if confidence else ""))
+    return lines
+
+
 def pooled_markdown(pooled: dict[str, Any]) -> str:
     lines = [f"{pooled['n_reports']} reports pooled ({pooled['pooling']}).", "",
-             "| judge | items read | greedy Pearson | verdict-marginal expected | difference [95% CI] |", "|---|---|---|---|---|"]
-    for s in pooled["judges"]:
-        lines.append(f"| {s['judge']} | {s['outcomes'].get('read', 0)} / {s['n']} | {s['greedy_pearson']:.3f} | "
-                     f"{s['expected_pearson']:.3f} | {s['diff']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}] |")
+             *judges_table(pooled["judges"], confidence=False)]
     if pooled.get("target_minus"):
         lines += ["", f"| {pooled['target']} minus (verdict-marginal both) | {pooled['target']} | other | difference [95% CI] |",
                   "|---|---|---|---|"]
@@ -251,14 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         predictions[name] = out["rows"]
         print(json.dumps({k: v for k, v in summary.items() if k != "results"}), flush=True)
     (args.out / "verdict_marginal.json").write_text(json.dumps({**report, "predictions": predictions}, indent=1))
-    lines = ["| judge | items read | greedy Pearson | verdict-marginal expected | difference [95% CI] | verdicts with 0.01 < p(met) < 0.99 |",
-             "|---|---|---|---|---|---|"]
-    for s in report["judges"]:
-        lines.append(f"| {s['judge']} | {s['outcomes'].get('read', 0)} / {s['n']} | {s['greedy_pearson']:.3f} | "
-                     f"{s['expected_pearson']:.3f} | {s['diff']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}] | "
-                     f"{s['verdicts_below_0.99_confidence']} / {s['n_verdicts']} |")
-    (args.out / "verdict_marginal.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = "\n".join(judges_table(report["judges"], confidence=True)) + "\n"
+    (args.out / "verdict_marginal.md").write_text(text)
+    print(text, end="")
     return 0
 
 
