@@ -153,6 +153,17 @@ def pooled_rows(reports: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return pools
 
 
+def read_report(path: Path) -> dict[str, Any]:
+    """A per-seed ``verdict_marginal.json``; a clear error for a file that is not one."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"{path}: cannot read a probe report ({exc})") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("predictions"), dict):
+        raise SystemExit(f"{path}: not a verdict_marginal.json (no per-judge 'predictions'); pool the probe's own output")
+    return report
+
+
 def pool(reports: list[dict[str, Any]], *, target: str | None, n_resamples: int) -> dict[str, Any]:
     """Per-judge verdict-marginal minus greedy over the concatenated seeds, and ``target`` minus
     every other judge (verdict-marginal both), each on items aligned by (seed, id). A judge's
@@ -221,8 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pool:
         if args.judge or args.curve:
             ap.error("--pool reads earlier probes; it takes no --judge/--curve")
-        pooled = pool([json.loads(p.read_text(encoding="utf-8")) for p in args.pool], target=args.target,
-                      n_resamples=args.bootstrap)
+        pooled = pool([read_report(p) for p in args.pool], target=args.target, n_resamples=args.bootstrap)
         pooled["reports"] = [str(p) for p in args.pool]
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "verdict_marginal_pooled.json").write_text(json.dumps(pooled, indent=1))

@@ -114,3 +114,17 @@ def test_pool_refuses_judges_probed_on_different_items() -> None:
         probe.pool([seed], target="iter2", n_resamples=50)
     with pytest.raises(SystemExit, match="not a judge"):
         probe.pool([seed], target="iter9", n_resamples=50)
+
+
+def test_read_report_names_a_file_that_is_not_a_probe_report(tmp_path: Path) -> None:
+    summary_line = tmp_path / "summary.jsonl"
+    summary_line.write_text(json.dumps({"judge": "sft", "n": 100}))
+    with pytest.raises(SystemExit, match="summary.jsonl: not a verdict_marginal.json"):
+        probe.read_report(summary_line)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(SystemExit, match="broken.json: cannot read a probe report"):
+        probe.read_report(broken)
+    good = tmp_path / "ok.json"
+    good.write_text(json.dumps(_report({"sft": [("a", 1, 1, 1.5)]})))
+    assert probe.read_report(good)["predictions"]["sft"][0]["expected"] == 1.5
